@@ -1,0 +1,5 @@
+import sys
+
+from debvenv.cli import main
+
+sys.exit(main())

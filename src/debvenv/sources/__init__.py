@@ -1,0 +1,1 @@
+"""Readers of external Debian formats and the targets built from them."""
