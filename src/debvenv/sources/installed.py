@@ -1,0 +1,203 @@
+"""The ``installed`` target: what the target interpreter imports, as far as dpkg owns it.
+
+The target interpreter (default ``/usr/bin/python3``) is run once with a
+small probe that reports its version, its PEP 508 marker environment and
+every ``*.dist-info`` / ``*.egg-info`` on its ``sys.path`` with the name and
+version from the metadata inside. dpkg's file lists then say which Debian
+package owns each; the rest (``/usr/local``, a user site, a venv) was put
+there by pip and is reported as foreign, never as a Debian provider.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Tuple
+
+from debvenv.errors import EnvironmentFailure, InputError
+from debvenv.index import (
+    MAPPING_METADATA,
+    VERSION_FROM_METADATA,
+    ForeignDistribution,
+    Provider,
+    SuiteIndex,
+    Target,
+)
+from debvenv.names import normalize
+from debvenv.sources import dpkgdb
+
+DEFAULT_PYTHON = Path("/usr/bin/python3")
+
+# Runs under the target interpreter, which may be older than ours: plain
+# Python 3.5 syntax, standard library only, one JSON document on stdout.
+_PROBE = r"""
+import email.parser, json, os, platform, site, sys
+
+def metadata(path):
+    if os.path.isdir(path):
+        for name in ("METADATA", "PKG-INFO"):
+            candidate = os.path.join(path, name)
+            if os.path.isfile(candidate):
+                path = candidate
+                break
+        else:
+            return None
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(65536).decode("utf-8", "replace")
+    except OSError:
+        return None
+    headers = email.parser.HeaderParser().parsestr(raw)
+    return headers.get("Name"), headers.get("Version")
+
+implementation = sys.implementation
+iv = implementation.version
+implementation_version = "{0.major}.{0.minor}.{0.micro}".format(iv)
+if iv.releaselevel != "final":
+    implementation_version += iv.releaselevel[0] + str(iv.serial)
+environment = {
+    "implementation_name": implementation.name,
+    "implementation_version": implementation_version,
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_python_implementation": platform.python_implementation(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
+distributions = []
+seen = set()
+# sys.path[0] is the probe's working directory, not part of the interpreter.
+for entry in sys.path[1:]:
+    # dpkg lists paths as installed, so keep the entry as written and only
+    # use the resolved path to skip a directory seen twice.
+    real = os.path.realpath(entry) if entry else entry
+    if not entry or real in seen or not os.path.isdir(entry):
+        continue
+    seen.add(real)
+    for name in sorted(os.listdir(entry)):
+        if not name.endswith((".dist-info", ".egg-info")):
+            continue
+        path = os.path.join(entry, name)
+        found = metadata(path)
+        distributions.append({"entry": entry, "path": path, "dirname": name,
+                              "name": found and found[0], "version": found and found[1]})
+json.dump({"environment": environment, "distributions": distributions,
+           "prefix": sys.prefix, "base_prefix": getattr(sys, "base_prefix", sys.prefix)},
+          sys.stdout)
+"""
+
+
+@dataclass(frozen=True)
+class _Distribution:
+    name: str
+    version: str
+    path: str
+
+
+def _run_probe(python: Path) -> Mapping[str, object]:
+    if not python.exists():
+        raise InputError(f"--python {python}: no such file")
+    if not os.access(python, os.X_OK) or python.is_dir():
+        raise InputError(f"--python {python}: not an executable file")
+    try:
+        completed = subprocess.run(
+            [str(python), "-E", "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise EnvironmentFailure(f"--python {python}: cannot run: {error}") from error
+    if completed.returncode != 0:
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EnvironmentFailure(f"--python {python}: not a working Python 3 interpreter: {last}")
+    try:
+        probe = json.loads(completed.stdout)
+    except ValueError as error:
+        raise EnvironmentFailure(f"--python {python}: unexpected probe output") from error
+    return probe
+
+
+def _distribution_from(record: Mapping[str, str]) -> Optional[_Distribution]:
+    """Name and version from the metadata file, else from the directory name."""
+    stem = record["dirname"].rsplit(".", 1)[0]
+    name, _, version = stem.partition("-")
+    # Egg-info names may carry a "-py3.11" suffix after the version.
+    version = version.split("-py", 1)[0]
+    name = record.get("name") or name
+    version = record.get("version") or version
+    if not name or not version:
+        return None
+    return _Distribution(name=name, version=version, path=record["path"])
+
+
+def load_installed(
+    python: Path = DEFAULT_PYTHON, admin_dir: Path = dpkgdb.DEFAULT_ADMIN_DIR
+) -> SuiteIndex:
+    """The SuiteIndex of the Debian packages installed for ``python``."""
+    probe = _run_probe(python)
+    environment: Dict[str, str] = dict(probe["environment"])  # type: ignore[arg-type]
+    records: List[Mapping[str, str]] = list(probe["distributions"])  # type: ignore[arg-type]
+    distributions = [d for d in map(_distribution_from, records) if d is not None]
+    owned = dpkgdb.owners([d.path for d in distributions], admin_dir)
+    status = dpkgdb.read_status(admin_dir)
+    by_package = {package: record for (package, _arch), record in status.items()}
+
+    providers: Dict[str, List[Provider]] = {}
+    foreign: Dict[str, List[ForeignDistribution]] = {}
+    for dist in distributions:
+        key = normalize(dist.name)
+        owner = owned.get(dist.path)
+        installed = None
+        if owner is not None:
+            package, arch = owner
+            installed = status.get((package, arch)) if arch else by_package.get(package)
+        if installed is None:
+            foreign.setdefault(key, []).append(
+                ForeignDistribution(name=dist.name, version=dist.version, path=dist.path)
+            )
+            continue
+        provider = Provider(
+            name=dist.name,
+            package=installed.package,
+            debian_version=installed.version,
+            version=dist.version,
+            version_source=VERSION_FROM_METADATA,
+            mapping=MAPPING_METADATA,
+            arch=installed.architecture,
+            path=dist.path,
+        )
+        same = providers.setdefault(key, [])
+        # A package may ship both NAME-V.dist-info and NAME.egg-info for one distribution.
+        if not any(p.package == provider.package and p.version == provider.version for p in same):
+            same.append(provider)
+
+    target = Target(
+        id="installed",
+        kind="installed",
+        python=environment["python_version"],
+        arch=_debian_arch(status),
+        marker_environment=environment,
+    )
+    return SuiteIndex(
+        target=target,
+        providers={k: tuple(v) for k, v in providers.items()},
+        foreign={k: tuple(v) for k, v in foreign.items()},
+    )
+
+
+def _debian_arch(status: Mapping[Tuple[str, str], dpkgdb.InstalledPackage]) -> str:
+    """The machine's native architecture: dpkg's own package is always native."""
+    for (package, arch) in status:
+        if package == "dpkg":
+            return arch
+    return ""
