@@ -1,0 +1,881 @@
+"""Fetch a Debian or Ubuntu suite's index files as apt does: signed, hashed, cached atomically.
+
+What is read from a mirror (paths relative to its base URL)::
+
+    dists/SUITE/InRelease                      clearsigned Release, preferred
+    dists/SUITE/Release + Release.gpg          detached signature, when InRelease is 404
+    dists/SUITE/COMP/binary-ARCH/Packages.xz   else .gz, else uncompressed, as the Release lists
+    dists/SUITE/COMP/Contents-all.gz           Debian: per component, all and ARCH
+    dists/SUITE/COMP/Contents-ARCH.gz            (.gz, else .xz, else uncompressed)
+    dists/SUITE/Contents-ARCH.gz               Ubuntu: one for all components, no Contents-all
+    dists/SUITE/DIR/by-hash/SHA256/HEX         any file of DIR by its SHA256, when the Release
+                                                 says ``Acquire-By-Hash: yes`` (else, or on 404,
+                                                 the plain path)
+
+A listed variant that the mirror does not have (404) gives way to the next
+listed one; Debian lists uncompressed files that it does not serve.
+
+The cache, under the directory the caller passes (``$XDG_CACHE_HOME/debvenv``)::
+
+    files/sha256/HEX           every verified index file, as downloaded (compressed), by its SHA256
+    files/lock                 held shared by every running fetch; exclusive for garbage collection
+    suites/SLUG/InRelease      the last verified InRelease (or Release + Release.gpg)
+    suites/SLUG/state.json     when it was fetched, the hashes of the signed files, the index files
+    suites/SLUG/lock           one fetch of a (mirror, suite) at a time
+
+SLUG is the mirror URL and suite made file-name safe, plus a short hash of
+both. Downloads go to ``files/sha256/.tmp-*``, are checked against the
+Release's size and SHA256, and only then renamed to their hash; the
+suite's signed Release and ``state.json`` are replaced only once every index
+file is in place, ``state.json`` last (it names the signed files' hashes, so
+a reader never mixes an old state with a new InRelease). Files no state
+refers to (a failed fetch's, a superseded Release's) and stray temporary
+files are deleted whenever a fetch ends with no other fetch running.
+
+A bad signature, a wrong hash or a truncated file raises the error types of
+``debvenv.sources.release``; only an unreachable mirror (connection refused,
+timeout, DNS, HTTP errors other than 404) falls back to the cached copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import http.client
+import json
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import (
+    IO,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+)
+
+from debvenv import __version__
+from debvenv.errors import EnvironmentFailure
+from debvenv.sources.release import (
+    IndexFileEntry,
+    Release,
+    ReleaseFormatError,
+    ReleaseVerificationError,
+    check_index_file,
+    check_valid_until,
+    parse_release,
+    verify_detached,
+    verify_inrelease,
+)
+
+TIMEOUT = 30.0  # seconds, per connection attempt and per read
+USER_AGENT = f"debvenv/{__version__}"
+
+# InRelease is about 150 KiB for Debian; a response this large is not a Release.
+_MAX_RELEASE_BYTES = 32 << 20
+_CHUNK = 1 << 20
+
+_PACKAGES_SUFFIXES = (".xz", ".gz", "")
+# gzip first: the Contents reader is bounded by decompression, and zlib is the faster one.
+_CONTENTS_SUFFIXES = (".gz", ".xz", "")
+
+_INRELEASE = "InRelease"
+_RELEASE = "Release"
+_RELEASE_GPG = "Release.gpg"
+_SIGNED_NAMES = (_INRELEASE, _RELEASE, _RELEASE_GPG)
+_STATE = "state.json"
+_STATE_SCHEMA = "debvenv.archive-state/1"
+_TMP_PREFIX = ".tmp-"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+_BEGIN_SIGNED = "-----BEGIN PGP SIGNED MESSAGE-----"
+_BEGIN_SIGNATURE = "-----BEGIN PGP SIGNATURE-----"
+
+Progress = Callable[[str, int, Optional[int]], None]
+
+
+class ArchiveError(EnvironmentFailure):
+    """A suite could not be fetched: network or HTTP failure, missing file, unusable cache."""
+
+
+@dataclass(frozen=True)
+class SuiteSource:
+    """Where and how to fetch one suite."""
+
+    suite: str  # "bookworm", "bookworm-backports", "noble"
+    mirror: str  # base URL: http://, https:// or file:// (the directory holding dists/)
+    components: Tuple[str, ...]  # ("main",)
+    arch: str  # "amd64"
+    keyrings: Tuple[Path, ...] = ()
+    inline_keys: Tuple[str, ...] = ()
+    fingerprints: Tuple[str, ...] = ()
+    # False is --no-verify: the signature is not checked, the index hashes still are.
+    verify: bool = True
+
+    def url(self, path: str) -> str:
+        """The URL of ``path`` under ``dists/SUITE/``."""
+        return f"{self.mirror.rstrip('/')}/dists/{self.suite}/{path}"
+
+    def describe(self) -> str:
+        """``bookworm from http://MIRROR/debian``, for messages (no credentials)."""
+        return f"{self.suite} from {_public(self.mirror)}"
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """One verified index file in the cache."""
+
+    path: Path  # the file in the cache, still compressed as downloaded
+    name: str  # its path in the Release: "main/Contents-all.gz"
+    sha256: str
+    component: Optional[str]  # None for Ubuntu's suite-wide Contents-ARCH
+
+
+@dataclass(frozen=True)
+class FetchedSuite:
+    """A suite's verified Release and the index files it vouches for, all in the cache."""
+
+    source: SuiteSource
+    release: Release
+    packages: Tuple[IndexFile, ...]  # one per component, in the source's order
+    contents: Tuple[IndexFile, ...]  # per component Contents-all, Contents-ARCH; or suite-wide
+    fetched_at: datetime  # UTC: when the InRelease in use was fetched
+    offline: bool  # True: the cached copy, not fetched now (refresh=False or mirror unreachable)
+    verified: bool = True  # False: --no-verify, the signature was not checked
+    warnings: Tuple[str, ...] = ()  # for the user; the core never prints
+
+    def key(self) -> str:
+        """A stable hex digest of every index file's SHA256, the arch and the components."""
+        data = {
+            "arch": self.source.arch,
+            "components": list(self.source.components),
+            "packages": [[f.name, f.sha256] for f in self.packages],
+            "contents": [[f.name, f.sha256] for f in self.contents],
+        }
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------- the entry points
+
+
+def fetch_suite(
+    source: SuiteSource,
+    cache_dir: Path,
+    *,
+    now: Optional[datetime] = None,
+    progress: Optional[Progress] = None,
+    refresh: bool = True,
+) -> FetchedSuite:
+    """``source``'s verified index files, fetched into ``cache_dir`` or taken from it.
+
+    ``refresh=False`` returns the cached copy when there is one (offline=True)
+    and fetches otherwise. An unreachable mirror falls back to the cached copy
+    (offline=True, with a warning), or raises ArchiveError when there is none.
+    ``progress(name, done_bytes, total_bytes)`` is called while downloading.
+    Raises the release module's errors (exit 3) for a bad signature, an
+    expired Release, a wrong hash or a truncated file; the cache then keeps
+    its previous state, and this attempt's files are deleted as soon as no
+    other fetch is running (at once, usually).
+    """
+    now = _aware(now)
+    cache_dir = Path(cache_dir)
+    suite_dir = _suite_dir(cache_dir, source)
+    _mkdir(suite_dir)
+    with _flock(suite_dir / "lock", fcntl.LOCK_EX):
+        if not refresh:
+            cached = _load_cached(source, cache_dir, suite_dir, now)
+            if cached is not None:
+                return cached
+        try:
+            return _fetch(source, cache_dir, suite_dir, now, progress)
+        except _Unreachable as exc:
+            cached = _load_cached(source, cache_dir, suite_dir, now)
+            if cached is None:
+                raise ArchiveError(
+                    f"cannot fetch {_public(exc.url)}: {exc.reason}; "
+                    f"and no cached copy of {source.describe()} in {cache_dir}"
+                ) from None
+            warning = (
+                f"{source.describe()}: mirror unreachable ({exc.reason}); using the copy "
+                f"fetched {cached.fetched_at:%Y-%m-%d %H:%M} UTC"
+            )
+            return replace(cached, warnings=cached.warnings + (warning,))
+
+
+def cached_suite(
+    source: SuiteSource, cache_dir: Path, *, now: Optional[datetime] = None
+) -> Optional[FetchedSuite]:
+    """What the cache holds for ``source`` (offline=True), without the network; None if nothing.
+
+    The cached signed Release is verified again with ``source``'s keys
+    (unless ``verify`` is off), so a changed keyring applies to cached copies
+    too. A Release whose Valid-Until has passed is returned with a warning:
+    it was valid when fetched, and the caller shows its age.
+    """
+    now = _aware(now)
+    cache_dir = Path(cache_dir)
+    suite_dir = _suite_dir(cache_dir, source)
+    if not (suite_dir / _STATE).is_file():
+        return None
+    try:
+        return _load_cached(source, cache_dir, suite_dir, now, consistent=False)
+    except _Inconsistent:
+        pass
+    # A fetch was committing while we read: wait for it, then read again.
+    with _flock(suite_dir / "lock", fcntl.LOCK_SH):
+        return _load_cached(source, cache_dir, suite_dir, now)
+
+
+# ---------------------------------------------------------------- fetching
+
+
+def _fetch(
+    source: SuiteSource,
+    cache_dir: Path,
+    suite_dir: Path,
+    now: datetime,
+    progress: Optional[Progress],
+) -> FetchedSuite:
+    store = _store_dir(cache_dir)
+    with _store_session(cache_dir):
+        signed, payload, url = _get_release(source)
+        release = parse_release(_decode(payload, url), source=url)
+        check_valid_until(release, now)
+        wanted, warnings = _select(source, release)
+        chosen: List[Tuple[IndexFileEntry, Optional[str], str]] = []
+        for kind, component, candidates in wanted:
+            entry = _obtain(source, release, store, candidates, progress)
+            chosen.append((entry, component, kind))
+        _commit(source, suite_dir, store, release, signed, [c[0] for c in chosen], now, url)
+    if not source.verify:
+        warnings.insert(0, _not_verified_warning(source))
+    return FetchedSuite(
+        source=source,
+        release=release,
+        packages=_index_files(store, chosen, "packages"),
+        contents=_index_files(store, chosen, "contents"),
+        fetched_at=now,
+        offline=False,
+        verified=source.verify,
+        warnings=tuple(warnings),
+    )
+
+
+def _get_release(source: SuiteSource) -> Tuple[Dict[str, bytes], bytes, str]:
+    """The signed files as fetched, the Release text they vouch for, and its URL."""
+    url = source.url(_INRELEASE)
+    try:
+        data = _read_small(url)
+    except _NotFound:
+        pass
+    else:
+        if source.verify:
+            payload = verify_inrelease(
+                data,
+                source.keyrings,
+                inline_keys=source.inline_keys,
+                fingerprints=source.fingerprints,
+                source=_public(url),
+            )
+        else:
+            payload = _unsigned_payload(data, _public(url))
+        return {_INRELEASE: data}, payload, _public(url)
+
+    url = source.url(_RELEASE)
+    try:
+        release = _read_small(url)
+    except _NotFound:
+        raise ArchiveError(
+            f"{source.describe()}: neither {_public(source.url(_INRELEASE))} nor {_RELEASE} "
+            f"exists (is the suite name right?)"
+        ) from None
+    signed = {_RELEASE: release}
+    try:
+        signed[_RELEASE_GPG] = _read_small(source.url(_RELEASE_GPG))
+    except _NotFound:
+        if source.verify:
+            raise ReleaseVerificationError(
+                f"{_public(url)}: unsigned: there is no InRelease and no Release.gpg"
+            ) from None
+    if source.verify:
+        verify_detached(
+            release,
+            signed[_RELEASE_GPG],
+            source.keyrings,
+            inline_keys=source.inline_keys,
+            fingerprints=source.fingerprints,
+            source=_public(url),
+        )
+    return signed, release, _public(url)
+
+
+def _select(
+    source: SuiteSource, release: Release
+) -> Tuple[List[Tuple[str, Optional[str], List[IndexFileEntry]]], List[str]]:
+    """Which index files to use: (kind, component, listed variants in preferred order) each."""
+    where = f"{source.describe()} ({release.source})"
+    for component in source.components:
+        if release.components and component not in release.components:
+            raise ArchiveError(
+                f"{where}: no component {component!r} "
+                f"(available: {' '.join(release.components)})"
+            )
+    if release.architectures and source.arch not in release.architectures:
+        raise ArchiveError(
+            f"{where}: no architecture {source.arch!r} "
+            f"(available: {' '.join(release.architectures)})"
+        )
+
+    wanted: List[Tuple[str, Optional[str], List[IndexFileEntry]]] = []
+    warnings: List[str] = []
+    for component in source.components:
+        base = f"{component}/binary-{source.arch}/Packages"
+        candidates = _variants(release, base, _PACKAGES_SUFFIXES)
+        if not candidates:
+            raise ArchiveError(
+                f"{where}: the Release lists no {base} (.xz, .gz or uncompressed) "
+                f"for component {component!r} and architecture {source.arch!r}"
+            )
+        wanted.append(("packages", component, candidates))
+
+    contents: List[Tuple[str, Optional[str], List[IndexFileEntry]]] = []
+    without: List[str] = []
+    for component in source.components:
+        found = False
+        for arch in ("all", source.arch):
+            candidates = _variants(release, f"{component}/Contents-{arch}", _CONTENTS_SUFFIXES)
+            if candidates:
+                contents.append(("contents", component, candidates))
+                found = True
+        if not found:
+            without.append(component)
+    if not contents:
+        # Ubuntu: one Contents-ARCH for the whole suite, and no Contents-all.
+        for arch in ("all", source.arch):
+            candidates = _variants(release, f"Contents-{arch}", _CONTENTS_SUFFIXES)
+            if candidates:
+                contents.append(("contents", None, candidates))
+    if not contents:
+        warnings.append(
+            f"{source.describe()}: the Release lists no Contents index for "
+            f"{source.arch}; Python distribution names will be guessed from package names"
+        )
+    elif without and contents[0][1] is not None:
+        warnings.append(
+            f"{source.describe()}: no Contents index for component(s) {', '.join(without)}; "
+            f"their Python distribution names will be guessed from package names"
+        )
+    return wanted + contents, warnings
+
+
+def _variants(release: Release, base: str, suffixes: Sequence[str]) -> List[IndexFileEntry]:
+    return [release.files[base + s] for s in suffixes if base + s in release.files]
+
+
+def _obtain(
+    source: SuiteSource,
+    release: Release,
+    store: Path,
+    candidates: Sequence[IndexFileEntry],
+    progress: Optional[Progress],
+) -> IndexFileEntry:
+    """The first candidate already in the store, else the first one the mirror has."""
+    for entry in candidates:
+        if _in_store(store, entry):
+            return entry
+    tried: List[str] = []
+    for entry in candidates:
+        for url in _urls(source, release, entry):
+            try:
+                _download(url, entry, store, progress)
+                return entry
+            except _NotFound:
+                tried.append(_public(url))
+    names = ", ".join(c.path for c in candidates)
+    raise ArchiveError(
+        f"{source.describe()}: {names} listed in {release.source} but not on the mirror "
+        f"(tried {', '.join(tried)})"
+    )
+
+
+def _urls(source: SuiteSource, release: Release, entry: IndexFileEntry) -> List[str]:
+    urls = []
+    if release.acquire_by_hash:
+        # A mirror syncing while we fetch may already hold newer files under the
+        # plain names; by hash, we get exactly the bytes the Release describes.
+        directory = entry.path.rpartition("/")[0]
+        prefix = f"{directory}/" if directory else ""
+        urls.append(source.url(f"{prefix}by-hash/SHA256/{entry.sha256}"))
+    urls.append(source.url(entry.path))
+    return urls
+
+
+def _download(
+    url: str, entry: IndexFileEntry, store: Path, progress: Optional[Progress]
+) -> None:
+    """Fetch ``url`` into the store as ``entry.sha256``, or leave nothing behind."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=str(store))
+    except OSError as exc:
+        raise ArchiveError(f"cannot write to the cache {store}: {exc}") from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            with _open(url) as stream:
+                _copy(stream, out, url, entry, progress)
+            out.flush()
+            os.fsync(out.fileno())
+        check_index_file(entry, tmp, source=_public(url))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, store / entry.sha256)
+    except OSError as exc:
+        _unlink(tmp)
+        raise ArchiveError(f"cannot write to the cache {store}: {exc}") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _copy(
+    stream: IO[bytes],
+    out: IO[bytes],
+    url: str,
+    entry: IndexFileEntry,
+    progress: Optional[Progress],
+) -> None:
+    done = 0
+    if progress is not None:
+        progress(entry.path, 0, entry.size)
+    while True:
+        # One byte past the listed size is enough to call it wrong; a hostile or
+        # broken server cannot make us fill the disk.
+        chunk = _read(stream, min(_CHUNK, entry.size + 1 - done), url)
+        if not chunk:
+            break
+        out.write(chunk)
+        done += len(chunk)
+        if progress is not None:
+            progress(entry.path, done, entry.size)
+        if done > entry.size:
+            break
+
+
+def _commit(
+    source: SuiteSource,
+    suite_dir: Path,
+    store: Path,
+    release: Release,
+    signed: Mapping[str, bytes],
+    fetched: Sequence[IndexFileEntry],
+    now: datetime,
+    url: str,
+) -> None:
+    files: Dict[str, Dict[str, object]] = {}
+    # Keep what earlier fetches (other components or arches) got from this same Release.
+    old = (_read_state(suite_dir) or {}).get("files")
+    for name, info in (old if isinstance(old, dict) else {}).items():
+        entry = release.files.get(name)
+        if isinstance(info, dict) and entry is not None and info.get("sha256") == entry.sha256:
+            if _in_store(store, entry):
+                files[name] = {"sha256": entry.sha256, "size": entry.size}
+    for entry in fetched:
+        files[entry.path] = {"sha256": entry.sha256, "size": entry.size}
+    state = {
+        "schema": _STATE_SCHEMA,
+        "mirror": _public(source.mirror),
+        "suite": source.suite,
+        "url": url,
+        "fetched_at": now.isoformat(),
+        "verified": source.verify,
+        "signed": {name: hashlib.sha256(data).hexdigest() for name, data in signed.items()},
+        "files": files,
+    }
+    try:
+        for name, data in signed.items():
+            _atomic_write(suite_dir / name, data)
+        for name in _SIGNED_NAMES:
+            if name not in signed:
+                _unlink(suite_dir / name)
+        text = json.dumps(state, indent=1, sort_keys=True) + "\n"
+        _atomic_write(suite_dir / _STATE, text.encode("utf-8"))
+    except OSError as exc:
+        raise ArchiveError(f"cannot write to the cache {suite_dir}: {exc}") from None
+
+
+def _index_files(
+    store: Path, chosen: Sequence[Tuple[IndexFileEntry, Optional[str], str]], kind: str
+) -> Tuple[IndexFile, ...]:
+    return tuple(
+        IndexFile(path=store / e.sha256, name=e.path, sha256=e.sha256, component=c)
+        for e, c, k in chosen
+        if k == kind
+    )
+
+
+def _not_verified_warning(source: SuiteSource) -> str:
+    return (
+        f"{source.describe()}: signature NOT verified (--no-verify): anyone between you "
+        f"and the mirror could have changed these indexes"
+    )
+
+
+# ---------------------------------------------------------------- reading the cache
+
+
+class _Inconsistent(Exception):
+    """state.json and the signed Release beside it are from different fetches."""
+
+
+def _load_cached(
+    source: SuiteSource,
+    cache_dir: Path,
+    suite_dir: Path,
+    now: datetime,
+    *,
+    consistent: bool = True,
+) -> Optional[FetchedSuite]:
+    """The cached copy, or None when there is none or it lacks a file ``source`` needs.
+
+    ``consistent``: the caller holds the suite lock, so a state that does not
+    match its signed files is a leftover of an interrupted commit (None), not
+    a commit in progress (_Inconsistent).
+    """
+    state = _read_state(suite_dir)
+    if state is None:
+        return None
+    try:
+        hashes = state["signed"]
+        fetched_at = datetime.fromisoformat(state["fetched_at"]).astimezone(timezone.utc)
+        signed = {name: (suite_dir / name).read_bytes() for name in hashes}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    except OSError:
+        if not consistent:
+            raise _Inconsistent() from None
+        return None
+    if any(hashlib.sha256(data).hexdigest() != hashes[name] for name, data in signed.items()):
+        if not consistent:
+            raise _Inconsistent()
+        return None
+
+    label = str(suite_dir / (_INRELEASE if _INRELEASE in signed else _RELEASE))
+    if _INRELEASE in signed:
+        if source.verify:
+            payload = verify_inrelease(
+                signed[_INRELEASE],
+                source.keyrings,
+                inline_keys=source.inline_keys,
+                fingerprints=source.fingerprints,
+                source=label,
+            )
+        else:
+            payload = _unsigned_payload(signed[_INRELEASE], label)
+    elif _RELEASE in signed:
+        payload = signed[_RELEASE]
+        if source.verify:
+            if _RELEASE_GPG not in signed:
+                raise ReleaseVerificationError(
+                    f"{label}: fetched with --no-verify and unsigned; fetch it again to verify"
+                )
+            verify_detached(
+                payload,
+                signed[_RELEASE_GPG],
+                source.keyrings,
+                inline_keys=source.inline_keys,
+                fingerprints=source.fingerprints,
+                source=label,
+            )
+    else:
+        return None
+    release = parse_release(_decode(payload, label), source=label)
+
+    warnings: List[str] = []
+    if not source.verify:
+        warnings.append(_not_verified_warning(source))
+    if release.valid_until is not None and now > release.valid_until:
+        warnings.append(
+            f"{source.describe()}: the cached Release expired on "
+            f"{release.valid_until:%Y-%m-%d %H:%M} UTC (Valid-Until); refresh it"
+        )
+    try:
+        wanted, select_warnings = _select(source, release)
+    except ArchiveError:
+        return None  # not what this cache holds; a fetch will say what is wrong
+    store = _store_dir(cache_dir)
+    chosen: List[Tuple[IndexFileEntry, Optional[str], str]] = []
+    for kind, component, candidates in wanted:
+        present = [e for e in candidates if _in_store(store, e)]
+        if not present:
+            return None
+        chosen.append((present[0], component, kind))
+    return FetchedSuite(
+        source=source,
+        release=release,
+        packages=_index_files(store, chosen, "packages"),
+        contents=_index_files(store, chosen, "contents"),
+        fetched_at=fetched_at,
+        offline=True,
+        verified=source.verify,
+        warnings=tuple(warnings + select_warnings),
+    )
+
+
+def _read_state(suite_dir: Path) -> Optional[Dict[str, object]]:
+    try:
+        state = json.loads((suite_dir / _STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("schema") != _STATE_SCHEMA:
+        return None
+    return state
+
+
+def _in_store(store: Path, entry: IndexFileEntry) -> bool:
+    # Only verified files are ever renamed to their hash, so the size is check enough.
+    try:
+        return (store / entry.sha256).stat().st_size == entry.size
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- the cache's files and locks
+
+
+def _store_dir(cache_dir: Path) -> Path:
+    return cache_dir / "files" / "sha256"
+
+
+def _suite_dir(cache_dir: Path, source: SuiteSource) -> Path:
+    mirror = _public(source.mirror).rstrip("/")
+    readable = mirror.split("://", 1)[-1] + "_" + source.suite
+    readable = re.sub(r"[^A-Za-z0-9.-]+", "_", readable).strip("_.")[:100]
+    # The readable part can collide (http vs https, "a/b" vs "a_b"); the hash cannot.
+    digest = hashlib.sha256(f"{source.mirror.rstrip('/')}\n{source.suite}".encode()).hexdigest()
+    return cache_dir / "suites" / f"{readable}-{digest[:12]}"
+
+
+@contextlib.contextmanager
+def _flock(path: Path, operation: int) -> Iterator[int]:
+    try:
+        fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ArchiveError(f"cannot lock the cache: {path}: {exc}") from None
+    try:
+        fcntl.flock(fd, operation)
+        yield fd
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def _store_session(cache_dir: Path) -> Iterator[None]:
+    """Hold the store shared while fetching; afterwards collect garbage if no one else is."""
+    store = _store_dir(cache_dir)
+    _mkdir(store)
+    with _flock(store.parent / "lock", fcntl.LOCK_SH) as fd:
+        try:
+            yield
+        finally:
+            # Another fetch holding it shared may be between renaming a file into
+            # the store and naming it in its state: collect only when alone.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+            else:
+                _collect_garbage(cache_dir)
+
+
+def _collect_garbage(cache_dir: Path) -> None:
+    """Delete temporary files and files no suite's state refers to."""
+    referenced = set()
+    for state_file in (cache_dir / "suites").glob(f"*/{_STATE}"):
+        state = _read_state(state_file.parent)
+        if state is None:
+            if state_file.exists():
+                return  # a state we cannot read might refer to anything: keep everything
+            continue
+        files = state.get("files")
+        if not isinstance(files, dict):
+            return
+        referenced.update(
+            info.get("sha256") for info in files.values() if isinstance(info, dict)
+        )
+    store = _store_dir(cache_dir)
+    try:
+        names = os.listdir(store)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(_TMP_PREFIX) or (_HEX64.match(name) and name not in referenced):
+            _unlink(store / name)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=str(path.parent))
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _mkdir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(f"cannot create the cache directory {path}: {exc}") from None
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+# ---------------------------------------------------------------- transport
+
+
+class _NotFound(Exception):
+    """The mirror answered, and has no such file (HTTP 404/410, or no such file://)."""
+
+
+class _Unreachable(Exception):
+    """The mirror did not answer usefully: the one failure the cached copy may stand in for."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+@contextlib.contextmanager
+def _open(url: str) -> Iterator[IO[bytes]]:
+    """A binary stream of ``url``; file:// straight from the file system."""
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme == "file":
+        path = _file_path(url)
+        try:
+            stream = open(path, "rb")
+        except (FileNotFoundError, NotADirectoryError):
+            raise _NotFound(url) from None
+        except OSError as exc:
+            raise ArchiveError(f"cannot read {path}: {exc.strerror or exc}") from None
+        with stream:
+            yield stream
+        return
+    if scheme not in ("http", "https"):
+        raise ArchiveError(f"{_public(url)}: unsupported URL scheme {scheme!r} (http, https, file)")
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        response = urllib.request.urlopen(request, timeout=TIMEOUT)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code in (404, 410):
+            raise _NotFound(url) from None
+        raise _Unreachable(url, f"HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise _Unreachable(url, str(exc.reason)) from None
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise _Unreachable(url, _reason(exc)) from None
+    with response:
+        yield response
+
+
+def _read(stream: IO[bytes], size: int, url: str) -> bytes:
+    try:
+        return stream.read(size)
+    except (OSError, http.client.HTTPException) as exc:
+        if url.startswith("file:"):
+            raise ArchiveError(f"cannot read {url}: {_reason(exc)}") from None
+        # A connection lost or timing out mid-file: the mirror, not the data, failed.
+        raise _Unreachable(url, _reason(exc)) from None
+
+
+def _read_small(url: str) -> bytes:
+    with _open(url) as stream:
+        data = _read(stream, _MAX_RELEASE_BYTES + 1, url)
+        # http.client may return less than asked before the end: read until EOF.
+        while len(data) <= _MAX_RELEASE_BYTES:
+            more = _read(stream, _MAX_RELEASE_BYTES + 1 - len(data), url)
+            if not more:
+                break
+            data += more
+    if len(data) > _MAX_RELEASE_BYTES:
+        raise ArchiveError(f"{_public(url)}: more than {_MAX_RELEASE_BYTES} bytes; not a Release")
+    return data
+
+
+def _file_path(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise ArchiveError(f"{url}: a file:// URL cannot name a host ({parts.netloc!r})")
+    return urllib.request.url2pathname(parts.path)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _public(url: str) -> str:
+    """``url`` without a user:password@ part, for messages and cache names."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def _unsigned_payload(data: bytes, source: str) -> bytes:
+    """The text of a clearsigned InRelease, its signature unchecked (--no-verify)."""
+    lines = _decode(data, source).splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.rstrip() == _BEGIN_SIGNED)
+        blank = next(i for i in range(start + 1, len(lines)) if not lines[i].strip())
+        end = next(i for i in range(blank + 1, len(lines)) if lines[i].rstrip() == _BEGIN_SIGNATURE)
+    except StopIteration:
+        raise ReleaseFormatError(f"{source}: not a clearsigned file") from None
+    # Clearsigning escapes lines starting with "-" as "- -...".
+    body = [line[2:] if line.startswith("- ") else line for line in lines[blank + 1 : end]]
+    return ("\n".join(body) + "\n").encode("utf-8")
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReleaseFormatError(f"{source}: not UTF-8 text: {exc}") from None
+
+
+def _aware(now: Optional[datetime]) -> datetime:
+    if now is None:
+        return datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    return now.astimezone(timezone.utc)
