@@ -1,0 +1,212 @@
+"""Requirements x SuiteIndex -> verdicts: does the target's Debian satisfy each requirement?
+
+The statuses are DESIGN.md's, plus ``unknown-version`` for a provider whose
+metadata version is not PEP 440 (Ubuntu's ``1.1build1``): we cannot compare
+it, and a careful answer says so rather than guessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from packaging.markers import Marker
+from packaging.specifiers import Specifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from debvenv.debversion import debian_version_key, upstream_version
+from debvenv.errors import EXIT_CHECK_FAILED, EXIT_OK
+from debvenv.index import VERSION_FROM_DEBIAN, Provider, SuiteIndex, Target
+from debvenv.requirements import Requirement, RequirementSet, apply_constraints
+
+SATISFIED = "satisfied"
+OUTDATED = "outdated"
+TOO_NEW = "too-new"
+EXCLUDED = "excluded"
+MISSING = "missing"
+URL = "url"
+NOT_APPLICABLE = "not-applicable"
+UNKNOWN_VERSION = "unknown-version"
+
+# The order reports list statuses in; unknown-version only appears when it occurs.
+STATUSES = (SATISFIED, OUTDATED, TOO_NEW, EXCLUDED, MISSING, URL, NOT_APPLICABLE)
+ALL_STATUSES = STATUSES + (UNKNOWN_VERSION,)
+
+# When no provider satisfies, the most telling failure is reported.
+_FAILURE_RANK = {OUTDATED: 0, TOO_NEW: 1, EXCLUDED: 2, UNKNOWN_VERSION: 3}
+_NO_VERSION = Version("0")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One requirement against one target."""
+
+    status: str
+    provider: Optional[Provider] = None
+    notes: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RequirementResult:
+    requirement: Requirement
+    verdicts: Mapping[str, Verdict]  # target id -> verdict
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The whole answer of ``check``: what the renderers show and the exit code derives from."""
+
+    targets: Tuple[Target, ...]
+    results: Tuple[RequirementResult, ...]
+    warnings: Tuple[str, ...] = ()
+
+    def summary(self) -> Dict[str, Dict[str, int]]:
+        counts: Dict[str, Dict[str, int]] = {}
+        for target in self.targets:
+            per_status = {status: 0 for status in STATUSES}
+            for result in self.results:
+                status = result.verdicts[target.id].status
+                per_status[status] = per_status.get(status, 0) + 1
+            counts[target.id] = per_status
+        return counts
+
+    def exit_code(self, *, strict: bool) -> int:
+        if not strict:
+            return EXIT_OK
+        acceptable = (SATISFIED, NOT_APPLICABLE)
+        for result in self.results:
+            if any(v.status not in acceptable for v in result.verdicts.values()):
+                return EXIT_CHECK_FAILED
+        return EXIT_OK
+
+
+def marker_applies(marker: Optional[Marker], environment: Mapping[str, str]) -> bool:
+    """Whether a requirement's marker holds on the target (no extra is being installed)."""
+    if marker is None:
+        return True
+    return marker.evaluate({**environment, "extra": ""})
+
+
+def version_status(version: Version, specifier: SpecifierSet) -> str:
+    """Why ``version`` fails ``specifier``, or SATISFIED.
+
+    A Debian package is what it is: a pre-release in the archive satisfies a
+    plain ``>=`` (pip treats an installed pre-release the same way).
+    """
+    if specifier.contains(version, prereleases=True):
+        return SATISFIED
+    failures = {
+        _failure_kind(version, spec)
+        for spec in specifier
+        if not spec.contains(version, prereleases=True)
+    }
+    for status in (OUTDATED, TOO_NEW, EXCLUDED):
+        if status in failures:
+            return status
+    return EXCLUDED
+
+
+def _failure_kind(version: Version, spec: Specifier) -> str:
+    operator = spec.operator
+    if operator in (">=", ">"):
+        return OUTDATED
+    if operator in ("<", "<="):
+        return TOO_NEW
+    if operator in ("==", "~="):
+        bound = Version(spec.version[:-2] if spec.version.endswith(".*") else spec.version)
+        return OUTDATED if version < bound else TOO_NEW
+    return EXCLUDED  # != and ===
+
+
+def _judge(provider: Provider, specifier: SpecifierSet) -> Tuple[str, Optional[Version], Tuple[str, ...]]:
+    notes: List[str] = []
+    try:
+        version: Optional[Version] = Version(provider.version)
+    except InvalidVersion:
+        version = None
+    debian = upstream_version(provider.debian_version)
+    if provider.version_source == VERSION_FROM_DEBIAN:
+        notes.append(f"version translated from Debian {provider.debian_version}")
+        notes.extend(debian.notes)
+    elif (
+        version is not None
+        and debian.version is not None
+        # Debian's repack suffix can leak into the metadata as a local label (20.17.1+ds).
+        and debian.version.public != version.public
+    ):
+        notes.append(
+            f"metadata says {provider.version}, Debian version {provider.debian_version}: metadata wins"
+        )
+    if version is None:
+        if not specifier:
+            return SATISFIED, None, tuple(notes)
+        notes.append(f"version {provider.version!r} is not PEP 440; cannot compare")
+        return UNKNOWN_VERSION, None, tuple(notes)
+    return version_status(version, specifier), version, tuple(notes)
+
+
+def evaluate(requirement: Requirement, index: SuiteIndex) -> Verdict:
+    """The verdict for one requirement on one target; the best satisfying provider wins."""
+    if not marker_applies(requirement.marker, index.target.marker_environment):
+        return Verdict(status=NOT_APPLICABLE)
+    if requirement.url is not None:
+        return Verdict(status=URL, notes=("direct URL: never satisfied by the distribution",))
+    providers = index.lookup(requirement.name)
+    foreign_notes = tuple(
+        f"{copy.name} {copy.version} at {copy.path} was installed by pip, not apt"
+        for copy in index.foreign_copies(requirement.name)
+    )
+    if not providers:
+        return Verdict(status=MISSING, notes=foreign_notes)
+    judged = []
+    for provider in providers:
+        status, version, notes = _judge(provider, requirement.specifier)
+        judged.append((status, version, provider, notes))
+
+    # Satisfying beats failing; then the most telling failure; then the highest
+    # version; between equal versions, the newer Debian build (what apt installs).
+    status, _version, provider, notes = max(
+        judged,
+        key=lambda item: (
+            1 if item[0] == SATISFIED else -_FAILURE_RANK[item[0]],
+            item[1] is not None,
+            item[1] or _NO_VERSION,
+            debian_version_key(item[2].debian_version),
+        ),
+    )
+    others = tuple(
+        f"also provided by {p.package} {p.debian_version} ({s})"
+        for s, _v, p, _n in judged
+        if p is not provider
+    )
+    return Verdict(status=status, provider=provider, notes=notes + others + foreign_notes)
+
+
+def check(requirements: RequirementSet, indexes: Sequence[SuiteIndex]) -> CheckReport:
+    """Every requirement against every target."""
+    results = tuple(
+        RequirementResult(
+            requirement=requirement,
+            verdicts={
+                # Constraints with markers (upper-constraints files) apply per target.
+                index.target.id: evaluate(
+                    apply_constraints(
+                        requirement, requirements.constraints, index.target.marker_environment
+                    ),
+                    index,
+                )
+                for index in indexes
+            },
+        )
+        for requirement in requirements.requirements
+    )
+    warnings: List[str] = []
+    for index in indexes:
+        warnings.extend(f"{index.target.id}: {w}" for w in index.warnings)
+    for note in requirements.notes:
+        warnings.append(str(note))
+    return CheckReport(
+        targets=tuple(index.target for index in indexes),
+        results=results,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,159 @@
+"""Statuses per DESIGN.md, on providers taken from real Debian and Ubuntu packages."""
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from debvenv.evaluate import (
+    EXCLUDED,
+    MISSING,
+    NOT_APPLICABLE,
+    OUTDATED,
+    SATISFIED,
+    TOO_NEW,
+    UNKNOWN_VERSION,
+    URL,
+    check,
+    evaluate,
+    version_status,
+)
+from debvenv.index import (
+    MAPPING_CONTENTS,
+    VERSION_FROM_DEBIAN,
+    VERSION_FROM_METADATA,
+    ForeignDistribution,
+    Provider,
+    SuiteIndex,
+    Target,
+    marker_environment_for,
+)
+from debvenv.names import normalize
+from debvenv.requirements import Origin, RequirementSet, parse_requirement_line
+
+
+def provider(name, package, debian_version, version, source=VERSION_FROM_METADATA):
+    return Provider(
+        name=name, package=package, debian_version=debian_version, version=version,
+        version_source=source, mapping=MAPPING_CONTENTS, arch="all",
+    )
+
+
+# Real packages: bookworm unless said otherwise.
+PROVIDERS = [
+    provider("PyYAML", "python3-yaml", "6.0-3+b2", "6.0"),
+    provider("requests", "python3-requests", "2.28.1+dfsg-1", "2.28.1"),
+    provider("Django", "python3-django", "3:3.2.19-1", "3.2.19"),
+    provider("deprecation", "python3-deprecation", "2.1.0-2", "2.0.7"),  # dist-info disagrees
+    provider("python-novaclient", "python3-novaclient", "2:18.2.0-2", "18.2.0", VERSION_FROM_DEBIAN),
+    provider("distro-info", "python3-distro-info", "1.1build1", "1.1build1"),  # Ubuntu jammy: not PEP 440
+    # Two packages providing one distribution: the best satisfying one wins.
+    provider("urllib3", "python3-urllib3", "1.26.12-1+deb12u1", "1.26.12"),
+    provider("urllib3", "python3-urllib3-two", "2.0.7-1", "2.0.7"),
+]
+
+
+def target(python="3.11.2", arch="amd64", id="bookworm"):
+    return Target(id=id, kind="suite", python=python.rsplit(".", 1)[0], arch=arch,
+                  marker_environment=marker_environment_for(python, arch))
+
+
+def make_index(**kwargs):
+    providers = {}
+    for p in PROVIDERS:
+        providers.setdefault(normalize(p.name), []).append(p)
+    return SuiteIndex(target=target(**kwargs), providers={k: tuple(v) for k, v in providers.items()},
+                      foreign={"requests": (ForeignDistribution(name="requests", version="2.31.0",
+                                                                path="/usr/local/lib/python3.11/dist-packages/requests-2.31.0.dist-info"),)})
+
+
+def req(text, line=1):
+    return parse_requirement_line(text, Origin(file="requirements.txt", line=line))
+
+
+@pytest.mark.parametrize(
+    "version, specifier, status",
+    [
+        ("6.0", ">=5", SATISFIED),
+        ("6.0", "", SATISFIED),
+        ("2.28.1", ">=99", OUTDATED),
+        ("2.28.1", ">2.28.1", OUTDATED),
+        ("3.2.19", "<3", TOO_NEW),
+        ("3.2.19", "<=3.2.18", TOO_NEW),
+        ("1.19", "!=1.19", EXCLUDED),
+        ("1.19.0", "!=1.19.*", EXCLUDED),
+        ("1.4.2", "~=1.4.5", OUTDATED),
+        ("1.5.0", "~=1.4.5", TOO_NEW),
+        ("1.4.9", "~=1.4.5", SATISFIED),
+        ("1.1", "==1.2.*", OUTDATED),
+        ("1.3", "==1.2.*", TOO_NEW),
+        ("1.2.1", "==1.2", TOO_NEW),
+        ("1.2.0", "==1.2", SATISFIED),
+        ("2.0rc1", ">=1.0", SATISFIED),  # a packaged pre-release is what it is
+        ("3.2.19", ">=3.2,!=3.2.19", EXCLUDED),
+        ("1.0", ">=2,!=1.0", OUTDATED),  # a bound says more than an exclusion
+        ("1.0", "===1.0.0", EXCLUDED),
+    ],
+)
+def test_version_status(version, specifier, status):
+    assert version_status(Version(version), SpecifierSet(specifier)) == status
+
+
+@pytest.mark.parametrize(
+    "line, status, package",
+    [
+        ("PyYAML>=5", SATISFIED, "python3-yaml"),
+        ("pyyaml", SATISFIED, "python3-yaml"),
+        ("PyYAML[libyaml]>=5.1", SATISFIED, "python3-yaml"),
+        ("requests>=99", OUTDATED, "python3-requests"),
+        ("Django>=4.2,<5", OUTDATED, "python3-django"),
+        ("Django<3", TOO_NEW, "python3-django"),
+        ('Django>=4 ; python_version < "3"', NOT_APPLICABLE, None),
+        ('Django>=3 ; platform_machine == "x86_64"', SATISFIED, "python3-django"),
+        ('Django>=3 ; platform_machine == "aarch64"', NOT_APPLICABLE, None),
+        ("foo @ https://example.org/foo.zip", URL, None),
+        ("notapackage-xyz", MISSING, None),
+        ("python-novaclient>=17", SATISFIED, "python3-novaclient"),
+        ("distro-info>=1.0", UNKNOWN_VERSION, "python3-distro-info"),
+        ("distro-info", SATISFIED, "python3-distro-info"),
+        ("urllib3>=2", SATISFIED, "python3-urllib3-two"),
+        ("urllib3<2", SATISFIED, "python3-urllib3"),
+        ("urllib3>=3", OUTDATED, "python3-urllib3-two"),
+        ("deprecation>=2.1", OUTDATED, "python3-deprecation"),  # the metadata wins
+    ],
+)
+def test_evaluate_against_bookworm_providers(line, status, package):
+    verdict = evaluate(req(line), make_index())
+    assert verdict.status == status
+    assert (verdict.provider.package if verdict.provider else None) == package
+
+
+def test_markers_use_the_target_python_not_the_running_one():
+    line = 'Django>=3 ; python_version >= "3.13"'
+    assert evaluate(req(line), make_index(python="3.11.2")).status == NOT_APPLICABLE
+    assert evaluate(req(line), make_index(python="3.13.5", id="trixie")).status == SATISFIED
+    arm = 'Django>=3 ; platform_machine == "aarch64"'
+    assert evaluate(req(arm), make_index(arch="arm64")).status == SATISFIED
+
+
+def test_notes_show_both_versions_and_pip_copies():
+    deprecation = evaluate(req("deprecation"), make_index())
+    assert any("2.0.7" in n and "2.1.0-2" in n for n in deprecation.notes)
+    requests = evaluate(req("requests"), make_index())
+    assert any("installed by pip, not apt" in n and "2.31.0" in n for n in requests.notes)
+    novaclient = evaluate(req("python-novaclient"), make_index())
+    assert any("translated from Debian 2:18.2.0-2" in n for n in novaclient.notes)
+    apt = evaluate(req("distro-info>=1.0"), make_index())
+    assert any("1.1build1" in n and "not PEP 440" in n for n in apt.notes)
+
+
+def test_check_summary_and_strict_exit_code():
+    lines = ["PyYAML>=5", "requests>=99", 'Django>=4 ; python_version < "3"']
+    requirements = RequirementSet(
+        requirements=tuple(req(text, n) for n, text in enumerate(lines, 1)),
+        constraints=(), pip_options=(), notes=(), files=("requirements.txt",),
+    )
+    report = check(requirements, [make_index()])
+    assert report.summary() == {"bookworm": {
+        SATISFIED: 1, OUTDATED: 1, TOO_NEW: 0, EXCLUDED: 0, MISSING: 0, URL: 0, NOT_APPLICABLE: 1}}
+    assert report.exit_code(strict=False) == 0
+    assert report.exit_code(strict=True) == 1
