@@ -7,8 +7,15 @@ never needs to know which kind it is looking at.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import tempfile
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from debvenv.names import normalize
 
 # How the distribution -> Debian package mapping was found.
 MAPPING_METADATA = "metadata"  # a dpkg-owned .dist-info/.egg-info on this machine
@@ -32,6 +39,7 @@ class Provider:
     mapping: str  # MAPPING_METADATA | MAPPING_CONTENTS | MAPPING_GUESSED
     arch: str
     path: Optional[str] = None  # the metadata's path, where one is known
+    suite: Optional[str] = None  # the archive suite offering it, for overlays and apt lists
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,10 @@ class SuiteIndex:
         default_factory=dict, compare=False
     )
     warnings: Tuple[str, ...] = ()
+    # A pocket's packages (bookworm-security, -updates) that its own Contents did
+    # not map, as package -> (Debian version, arch): their mapping comes from
+    # the base suite (debian-security publishes empty Contents).
+    unmapped: Mapping[str, Tuple[str, str]] = field(default_factory=dict, compare=False)
 
     def lookup(self, normalized_name: str) -> Tuple[Provider, ...]:
         return self.providers.get(normalized_name, ())
@@ -114,3 +126,84 @@ def marker_environment_for(python_full_version: str, arch: str) -> Mapping[str, 
         "python_version": ".".join(parts[:2]),
         "sys_platform": "linux",
     }
+
+
+# ---- the parsed-index cache -------------------------------------------------------
+#
+# Building a suite's index reads ~50 MB of compressed Contents; the result is a
+# few thousand providers. It is cached as compact JSON named by a key derived
+# from the index files' SHA256s, so a changed archive can never be answered
+# from a stale parse.
+
+_CACHE_FORMAT = 2
+_PROVIDER_FIELDS = (
+    "name", "package", "debian_version", "version", "version_source", "mapping", "arch", "path", "suite",
+)  # fmt: skip
+
+
+def index_to_document(index: SuiteIndex) -> Dict[str, Any]:
+    target = index.target
+    return {
+        "format": _CACHE_FORMAT,
+        "target": {
+            "id": target.id,
+            "kind": target.kind,
+            "python": target.python,
+            "arch": target.arch,
+            "marker_environment": dict(target.marker_environment),
+        },
+        "providers": [
+            [getattr(provider, field) for field in _PROVIDER_FIELDS]
+            for group in index.providers.values()
+            for provider in group
+        ],
+        "warnings": list(index.warnings),
+        "unmapped": {package: list(pair) for package, pair in index.unmapped.items()},
+    }
+
+
+def index_from_document(document: Mapping[str, Any], *, target_id: Optional[str] = None) -> SuiteIndex:
+    """The inverse of index_to_document; ``target_id`` renames the target (one cache, many spellings)."""
+    if document.get("format") != _CACHE_FORMAT:
+        raise ValueError(f"cache format {document.get('format')!r}")
+    raw = document["target"]
+    target = Target(
+        id=target_id or raw["id"],
+        kind=raw["kind"],
+        python=raw["python"],
+        arch=raw["arch"],
+        marker_environment=dict(raw["marker_environment"]),
+    )
+    providers: Dict[str, List[Provider]] = {}
+    for row in document["providers"]:
+        provider = Provider(**dict(zip(_PROVIDER_FIELDS, row)))
+        providers.setdefault(normalize(provider.name), []).append(provider)
+    return SuiteIndex(
+        target=target,
+        providers={key: tuple(group) for key, group in providers.items()},
+        warnings=tuple(document.get("warnings", ())),
+        unmapped={package: (pair[0], pair[1]) for package, pair in document.get("unmapped", {}).items()},
+    )
+
+
+def load_cached_index(path: Path, *, target_id: Optional[str] = None) -> Optional[SuiteIndex]:
+    """The cached index at ``path``, or None when absent or unreadable (it is then rebuilt)."""
+    try:
+        with open(path, "rb") as handle:
+            return index_from_document(json.loads(handle.read()), target_id=target_id)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def save_cached_index(index: SuiteIndex, path: Path) -> None:
+    """Write atomically: a concurrent reader sees the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(index_to_document(index), handle, separators=(",", ":"))
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -130,7 +130,11 @@ class SuiteSource:
 
     def describe(self) -> str:
         """``bookworm from http://MIRROR/debian``, for messages (no credentials)."""
-        return f"{self.suite} from {_public(self.mirror)}"
+        return f"{self.suite} from {self.public_mirror()}"
+
+    def public_mirror(self) -> str:
+        """The mirror URL without credentials, fit to show."""
+        return _public(self.mirror)
 
 
 @dataclass(frozen=True)
@@ -328,7 +332,9 @@ def _select(
     """Which index files to use: (kind, component, listed variants in preferred order) each."""
     where = f"{source.describe()} ({release.source})"
     for component in source.components:
-        if release.components and component not in release.components:
+        # debian-security lists "updates/main" for the "main" that sources.list names (apt accepts both).
+        listed = {c for c in release.components} | {c.rsplit("/", 1)[-1] for c in release.components}
+        if release.components and component not in listed:
             raise ArchiveError(
                 f"{where}: no component {component!r} "
                 f"(available: {' '.join(release.components)})"
