@@ -1,0 +1,259 @@
+"""The command line: parse, call one core function, print the report, exit.
+
+Only ``main`` catches exceptions: one line per problem on stderr and the
+exit code DESIGN.md gives; ``--traceback`` re-raises for bug reports.
+stdout carries only the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping, Optional, Sequence
+
+from debvenv import __version__
+from debvenv.commands import check_requirements, refresh_indexes, which_packages
+from debvenv.errors import EXIT_ENVIRONMENT, EXIT_OK, DebvenvError, InputError, ProblemsError
+from debvenv.render import FORMATS, render, render_suite_statuses, verdict_line
+from debvenv.sources import dpkgdb
+from debvenv.sources.installed import DEFAULT_PYTHON
+from debvenv.targets import DEFAULT_MAX_AGE, Progress, TargetOptions
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("targets")
+    group.add_argument(
+        "-t",
+        "--target",
+        dest="targets",
+        action="append",
+        default=[],
+        metavar="TARGET",
+        help="'installed' (default), 'apt', or a suite such as bookworm, "
+        "bookworm+bookworm-backports, noble@URL; several -t make a coverage matrix",
+    )
+    group.add_argument(
+        "--python",
+        type=Path,
+        default=DEFAULT_PYTHON,
+        metavar="PY",
+        help=f"target interpreter of the 'installed' target (default {DEFAULT_PYTHON})",
+    )
+    group.add_argument(
+        "--admin-dir",
+        type=Path,
+        default=dpkgdb.DEFAULT_ADMIN_DIR,
+        metavar="DIR",
+        help=f"dpkg database directory (default {dpkgdb.DEFAULT_ADMIN_DIR})",
+    )
+    group.add_argument("--mirror", metavar="URL", help="mirror for suites (default: from apt sources)")
+    group.add_argument(
+        "--components", metavar="LIST", help="comma-separated components (default: from apt sources)"
+    )
+    group.add_argument("--arch", metavar="ARCH", help="Debian architecture (default: dpkg's)")
+    group.add_argument(
+        "--keyring", dest="keyrings", action="append", default=[], type=Path, metavar="FILE",
+        help="keyring to verify suites with (default: Signed-By of the apt sources)",
+    )
+    group.add_argument(
+        "--no-verify", action="store_true",
+        help="do not check the suites' signatures (hashes are still checked)",
+    )
+    group.add_argument(
+        "--refresh", action="store_true",
+        help=f"ask the mirror even if the cached suite is younger than {DEFAULT_MAX_AGE}",
+    )
+
+
+def _cache_dir(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "debvenv"
+
+
+def _progress_on_terminal() -> Optional[Progress]:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(name: str, done: int, total: Optional[int]) -> None:
+        size = f"{done / 1e6:.1f}" + (f"/{total / 1e6:.1f}" if total else "")
+        end = "\n" if total is not None and done >= total else ""
+        sys.stderr.write(f"\r\x1b[Kdebvenv: {name} {size} MB{end}")
+        sys.stderr.flush()
+
+    return show
+
+
+def _target_options(args: argparse.Namespace) -> TargetOptions:
+    if args.no_verify:
+        print(
+            "debvenv: WARNING: --no-verify: suite signatures are NOT checked; "
+            "anyone between you and the mirror can change the answers",
+            file=sys.stderr,
+        )
+    components = tuple(c for c in (args.components or "").split(",") if c)
+    return TargetOptions(
+        python=args.python,
+        admin_dir=args.admin_dir,
+        cache_dir=_cache_dir(os.environ),
+        mirror=args.mirror,
+        components=components,
+        arch=args.arch,
+        keyrings=tuple(args.keyrings),
+        verify=not args.no_verify,
+        refresh=args.refresh,
+        progress=_progress_on_terminal(),
+    )
+
+
+def _write_output(text: str, output: Optional[Path]) -> None:
+    """Print the report, or write it to ``output`` atomically (never a half-written file)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    directory = output.parent if str(output.parent) else Path(".")
+    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(temporary, output)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError as error:
+        raise InputError(f"-o {output}: cannot write: {error.strerror}") from error
+
+
+def _check(args: argparse.Namespace) -> int:
+    report = check_requirements(
+        args.reqfiles, args.targets, _target_options(args), extras=args.extras
+    )
+    for warning in report.warnings:
+        print(f"debvenv: note: {warning}", file=sys.stderr)
+    _write_output(render(report, args.format), args.output)
+    return report.exit_code(strict=args.strict)
+
+
+def _which(args: argparse.Namespace) -> int:
+    report = which_packages(args.names, args.targets, _target_options(args))
+    if args.format == "table":
+        lines = [verdict_line(result, target) for result in report.results for target in report.targets]
+        sys.stdout.write("\n".join(lines) + "\n")
+    else:
+        sys.stdout.write(render(report, args.format))
+    # The reviewer asks "is it packaged, at an acceptable version?": anything else is a no.
+    return report.exit_code(strict=True)
+
+
+def _index(args: argparse.Namespace) -> int:
+    options = _target_options(args)
+    statuses = refresh_indexes(list(args.index_targets) + list(args.targets), options)
+    for status in statuses:
+        for warning in status.warnings:
+            print(f"debvenv: note: {status.suite}: {warning}", file=sys.stderr)
+    sys.stdout.write(render_suite_statuses(statuses, datetime.now(timezone.utc), args.format))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="debvenv",
+        description="Which of my Python requirements does Debian already satisfy?",
+    )
+    parser.add_argument("--version", action="version", version=f"debvenv {__version__}")
+    parser.add_argument(
+        "--traceback", action="store_true", help="show the full traceback of an error (for bug reports)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    check = commands.add_parser(
+        "check",
+        help="report which requirements the target's Debian packages satisfy",
+        description="Report, for every requirement, the Debian package that satisfies it on each target.",
+    )
+    check.add_argument(
+        "reqfiles",
+        nargs="*",
+        type=Path,
+        metavar="REQFILE",
+        help="requirements*.txt, pyproject.toml or setup.cfg "
+        "(default: ./requirements.txt, else ./pyproject.toml, else ./setup.cfg)",
+    )
+    _add_target_options(check)
+    check.add_argument(
+        "--extra", dest="extras", action="append", default=[], metavar="NAME",
+        help="also check this optional-dependencies group (pyproject.toml, setup.cfg)",
+    )
+    check.add_argument("--format", choices=FORMATS, default="table")
+    check.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the report to FILE")
+    check.add_argument(
+        "--strict", action="store_true",
+        help="exit 1 unless every applicable requirement is satisfied",
+    )
+    check.set_defaults(handler=_check)
+
+    which = commands.add_parser(
+        "which",
+        help="is this library packaged (at an acceptable version) on the targets?",
+        description="Answer, in one line per target, which Debian package provides each NAME[SPEC].",
+    )
+    which.add_argument("names", nargs="+", metavar="NAME[SPEC]")
+    _add_target_options(which)
+    which.add_argument("--format", choices=FORMATS, default="table")
+    which.set_defaults(handler=_which)
+
+    index = commands.add_parser(
+        "index",
+        help="fetch or refresh suite indexes and show what is cached",
+        description="Fetch (or refresh) each suite's verified index and show its date, "
+        "Python and number of distributions. With no TARGET: the suites of this machine's apt sources.",
+    )
+    index.add_argument("index_targets", nargs="*", metavar="TARGET")
+    _add_target_options(index)
+    index.add_argument("--format", choices=("table", "json"), default="table")
+    index.set_defaults(handler=_index)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ProblemsError as error:
+        if args.traceback:
+            raise
+        for problem in error.problems:
+            print(f"debvenv: {problem}", file=sys.stderr)
+        return error.exit_code
+    except DebvenvError as error:
+        if args.traceback:
+            raise
+        for line in str(error).splitlines() or [type(error).__name__]:
+            print(f"debvenv: error: {line}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("debvenv: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader (head, jq) went away; that is not our failure.
+        sys.stderr.close()
+        return 0
+    except Exception as error:  # noqa: BLE001 - the last line of defence against a traceback
+        if args.traceback:
+            raise
+        print(
+            f"debvenv: internal error: {type(error).__name__}: {error} "
+            "(a bug in debvenv; rerun with --traceback and report it)",
+            file=sys.stderr,
+        )
+        return EXIT_ENVIRONMENT
+

@@ -1,0 +1,309 @@
+"""Target names -> SuiteIndex: the one place that knows which source module serves which target.
+
+Grammar of a target::
+
+    target  = "installed" / "apt" / suites ["@" mirror]
+    suites  = suite *("+" suite)        ; an overlay, seen together as apt sees them
+    mirror  = URL                       ; http://, https:// or file://
+
+A suite's mirror, components and keyring default to the machine's apt
+sources (the entry for that suite, else the first archive entry of the same
+distribution); ``--mirror``, ``--components``, ``--arch`` and ``--keyring``
+override them, and a mirror written in the target overrides ``--mirror``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+
+from debvenv.debversion import debian_version_key
+from debvenv.errors import EnvironmentFailure, InputError
+from debvenv.index import SuiteIndex, Target, load_cached_index, save_cached_index
+from debvenv.sources import aptsources, dpkgdb
+from debvenv.sources.archive import FetchedSuite, SuiteSource, cached_suite, fetch_suite
+from debvenv.sources.contents import python_distributions
+from debvenv.sources.installed import DEFAULT_PYTHON, load_installed
+from debvenv.sources.packages import PackageRecord, read_packages
+from debvenv.sources.suite import (
+    borrow_mapping,
+    build_index,
+    contents_providers,
+    guessed_providers,
+    merge,
+    read_dh_python_fallback,
+    unmapped_packages,
+)
+
+INSTALLED = "installed"
+APT = "apt"
+DEFAULT_APT_LISTS = Path("/var/lib/apt/lists")
+# A cached suite younger than this is used without asking the mirror.
+DEFAULT_MAX_AGE = timedelta(hours=6)
+_KEYRINGS = {
+    aptsources.DEBIAN: Path("/usr/share/keyrings/debian-archive-keyring.gpg"),
+    aptsources.UBUNTU: Path("/usr/share/keyrings/ubuntu-archive-keyring.gpg"),
+}
+_URL_SCHEMES = ("http://", "https://", "file://")
+
+Progress = Callable[[str, int, Optional[int]], None]
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Where each kind of target reads from; defaults are this machine's."""
+
+    python: Path = DEFAULT_PYTHON
+    admin_dir: Path = dpkgdb.DEFAULT_ADMIN_DIR
+    apt_etc_dir: Path = aptsources.DEFAULT_ETC_DIR
+    apt_lists_dir: Path = DEFAULT_APT_LISTS
+    cache_dir: Optional[Path] = None  # required for suites: $XDG_CACHE_HOME/debvenv at the edge
+    mirror: Optional[str] = None
+    components: Tuple[str, ...] = ()
+    arch: Optional[str] = None
+    keyrings: Tuple[Path, ...] = ()
+    verify: bool = True
+    refresh: bool = False  # ask the mirror even when the cached suite is fresh
+    max_age: timedelta = DEFAULT_MAX_AGE
+    now: Optional[datetime] = None
+    progress: Optional[Progress] = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class SuiteTarget:
+    """A parsed ``suites[@mirror]`` target."""
+
+    id: str
+    suites: Tuple[str, ...]
+    mirror: Optional[str]
+
+
+def parse_target(name: str) -> SuiteTarget:
+    spec, at, mirror = name.partition("@")
+    if at and not mirror.startswith(_URL_SCHEMES):
+        raise InputError(f"target {name!r}: the mirror after '@' must be an http, https or file:// URL")
+    suites = tuple(spec.split("+"))
+    for suite in suites:
+        if not suite or "/" in suite or any(c.isspace() for c in suite):
+            raise InputError(f"target {name!r}: {suite!r} is not a suite name")
+    return SuiteTarget(id=name, suites=suites, mirror=mirror.rstrip("/") or None if at else None)
+
+
+def machine_arch() -> str:
+    try:
+        return subprocess.run(
+            ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise EnvironmentFailure(f"cannot ask dpkg for the architecture: {error}; give --arch") from error
+
+
+def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> SuiteSource:
+    """Where and how to fetch ``suite``: the target's mirror, the options, then apt sources."""
+    entries = aptsources.read_sources(options.apt_etc_dir)
+    entry = aptsources.select_source(entries, suite)
+    uri = mirror or options.mirror or (entry.uri if entry else None)
+    if uri is None:
+        raise InputError(
+            f"target {suite!r}: no apt source on this machine serves it; "
+            f"give --mirror URL or write it as {suite}@URL"
+        )
+    components = options.components or (entry.components if entry else ("main",))
+    if options.keyrings:
+        keys = aptsources.SigningKeys(keyrings=options.keyrings)
+    elif entry is not None:
+        keys = aptsources.signing_keys(entry, options.apt_etc_dir)
+    else:
+        keyring = _KEYRINGS.get(aptsources.suite_distribution(suite) or "")
+        if keyring is None or not keyring.exists():
+            if options.verify:
+                raise InputError(f"target {suite!r}: no keyring known for it; give --keyring FILE")
+            keys = aptsources.SigningKeys(keyrings=())
+        else:
+            keys = aptsources.SigningKeys(keyrings=(keyring,))
+    return SuiteSource(
+        suite=suite,
+        mirror=uri.rstrip("/"),
+        components=tuple(components),
+        arch=options.arch or machine_arch(),
+        keyrings=keys.keyrings,
+        inline_keys=keys.inline_keys,
+        fingerprints=keys.fingerprints,
+        verify=options.verify,
+    )
+
+
+def _now(options: TargetOptions) -> datetime:
+    return options.now or datetime.now(timezone.utc)
+
+
+def age_text(age: timedelta) -> str:
+    """How old something is, in the unit a person would use: "40 minutes", "5 hours", "3 days"."""
+    seconds = max(0, int(age.total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} hours"
+    return f"{seconds // 86400} days"
+
+
+def obtain_suite(source: SuiteSource, options: TargetOptions, *, refresh: bool) -> FetchedSuite:
+    """The suite's verified index files: from the cache when fresh enough, else from the mirror."""
+    cache_dir = _cache_dir(options)
+    now = _now(options)
+    if not refresh:
+        cached = cached_suite(source, cache_dir, now=now)
+        if cached is not None and now - cached.fetched_at < options.max_age:
+            # Fresh enough by choice: the mirror was not asked, so it was not unreachable.
+            return dataclasses.replace(cached, offline=False)
+    return fetch_suite(source, cache_dir, now=now, progress=options.progress)
+
+
+def _cache_dir(options: TargetOptions) -> Path:
+    if options.cache_dir is None:
+        raise EnvironmentFailure("no cache directory for suite indexes")
+    return options.cache_dir
+
+
+def suite_index(fetched: FetchedSuite, options: TargetOptions) -> SuiteIndex:
+    """The parsed index of a fetched suite, built once per set of index files and cached."""
+    path = _cache_dir(options) / "indexes" / f"{fetched.key()}.json"
+    index = load_cached_index(path, target_id=fetched.source.suite)
+    if index is not None:
+        return index
+    packages = _Components([read_packages(f.path, name=f.name) for f in fetched.packages])
+    suite = fetched.source.suite
+    warnings: List[str] = []
+    if fetched.contents:
+        distributions = python_distributions(*(f.path for f in fetched.contents))
+        providers = contents_providers(packages, distributions, suite=suite)
+    else:
+        providers = guessed_providers(packages, read_dh_python_fallback(), suite=suite)
+        warnings.append("the suite publishes no Contents: mappings are guessed")
+    index = build_index(
+        target_id=suite,
+        kind="suite",
+        arch=fetched.source.arch,
+        packages=packages,
+        providers=providers,
+        warnings=warnings,
+        unmapped=unmapped_packages(packages, providers) if base_suite(suite) != suite else None,
+    )
+    save_cached_index(index, path)
+    return index
+
+
+class _Components(Mapping[str, PackageRecord]):
+    """Several components' Packages as one mapping, the highest version winning.
+
+    Lazy on purpose: a Packages index builds a record only when it is looked
+    up, and a suite index looks up only the packages Contents names.
+    """
+
+    def __init__(self, parts: Sequence[Mapping[str, PackageRecord]]) -> None:
+        self._parts = parts
+
+    def __getitem__(self, package: str) -> PackageRecord:
+        found = [part[package] for part in self._parts if package in part]
+        if not found:
+            raise KeyError(package)
+        return max(found, key=lambda record: debian_version_key(record.version))
+
+    def __iter__(self) -> Iterator[str]:
+        seen: Set[str] = set()
+        for part in self._parts:
+            for package in part:
+                if package not in seen:
+                    seen.add(package)
+                    yield package
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, package: object) -> bool:
+        return any(package in part for part in self._parts)
+
+
+def _load_suite(suite: str, mirror: Optional[str], options: TargetOptions, warnings: List[str]) -> SuiteIndex:
+    source = suite_source(suite, mirror, options)
+    fetched = obtain_suite(source, options, refresh=options.refresh)
+    warnings.extend(fetched.warnings)
+    if fetched.offline:
+        warnings.append(
+            f"{source.describe()} could not be reached; using the index fetched "
+            f"{fetched.fetched_at:%Y-%m-%d %H:%M} UTC ({age_text(_now(options) - fetched.fetched_at)} old)"
+        )
+    index = suite_index(fetched, options)
+    warnings.extend(f"{suite}: {w}" for w in index.warnings)
+    return index
+
+
+def base_suite(suite: str) -> str:
+    """The release a pocket belongs to: bookworm-backports -> bookworm, noble-updates -> noble."""
+    return suite.split("-", 1)[0]
+
+
+def load_suite_target(target: SuiteTarget, options: TargetOptions) -> SuiteIndex:
+    warnings: List[str] = []
+    loaded = {suite: _load_suite(suite, target.mirror, options, warnings) for suite in target.suites}
+    indexes = []
+    for suite, index in loaded.items():
+        base = base_suite(suite)
+        if base != suite:
+            # A pocket: its packages' distributions come from the release's Contents.
+            base_index = loaded.get(base) or _load_base(base, target.mirror, options)
+            index = borrow_mapping(index, base_index, suite=suite)
+            if not index.target.python:
+                index = SuiteIndex(
+                    target=base_index.target, providers=index.providers, warnings=index.warnings
+                )
+        indexes.append(index)
+    with_python = next((index for index in indexes if index.target.python), None)
+    if with_python is None:
+        raise EnvironmentFailure(f"{target.id}: no python3 package in the suites: cannot tell its Python")
+    providers = merge([{k: list(v) for k, v in index.providers.items()} for index in indexes])
+    described = Target(
+        id=target.id,
+        kind="suite",
+        python=with_python.target.python,
+        arch=indexes[0].target.arch,
+        marker_environment=with_python.target.marker_environment,
+    )
+    return SuiteIndex(target=described, providers=providers, warnings=tuple(warnings))
+
+
+def _load_base(base: str, mirror: Optional[str], options: TargetOptions) -> SuiteIndex:
+    """The release a pocket belongs to: from apt sources, else from the pocket's own mirror."""
+    try:
+        return _load_suite(base, None, options, [])
+    except InputError:
+        if mirror is None:
+            raise
+        return _load_suite(base, mirror, options, [])
+
+
+def load_target(name: str, options: TargetOptions) -> SuiteIndex:
+    if name == INSTALLED:
+        return load_installed(options.python, options.admin_dir)
+    if name == APT:
+        from debvenv.sources.aptlists import load_apt_lists
+
+        return load_apt_lists(
+            options.apt_lists_dir, arch=options.arch or machine_arch(), etc_dir=options.apt_etc_dir
+        )
+    return load_suite_target(parse_target(name), options)
+
+
+def load_targets(names: Sequence[str], options: TargetOptions) -> List[SuiteIndex]:
+    seen = set()
+    indexes = []
+    for name in names or (INSTALLED,):
+        if name in seen:
+            continue
+        seen.add(name)
+        indexes.append(load_target(name, options))
+    return indexes

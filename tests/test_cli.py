@@ -1,0 +1,112 @@
+"""The command line as a user meets it: exit codes, one line per problem, no traceback."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def debvenv(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "debvenv", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def assert_clean_error(result, code):
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert all(line.startswith("debvenv: ") for line in result.stderr.splitlines()), result.stderr
+
+
+def test_every_bad_line_is_reported_with_file_and_line(tmp_path):
+    (tmp_path / "requirements.txt").write_text("PyYAML>=5\nDjango>>3\nok-package\nrequests[=2\n")
+    result = debvenv("check", "requirements.txt", cwd=tmp_path)
+    assert_clean_error(result, 2)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("debvenv: requirements.txt:2: ") and "Django>>3" in lines[0]
+    assert lines[1].startswith("debvenv: requirements.txt:4: ")
+
+
+def test_missing_file_is_bad_input(tmp_path):
+    result = debvenv("check", "nothere.txt", cwd=tmp_path)
+    assert_clean_error(result, 2)
+    assert "nothere.txt" in result.stderr
+
+
+def test_no_default_file_is_bad_input(tmp_path):
+    result = debvenv("check", cwd=tmp_path)
+    assert_clean_error(result, 2)
+    assert "requirements.txt" in result.stderr and "pyproject.toml" in result.stderr
+
+
+def test_include_loop_is_bad_input(tmp_path):
+    (tmp_path / "a.txt").write_text("six\n-r b.txt\n")
+    (tmp_path / "b.txt").write_text("-r a.txt\n")
+    result = debvenv("check", "a.txt", cwd=tmp_path)
+    assert_clean_error(result, 2)
+    assert re.search(r"b\.txt:1: .*loop", result.stderr), result.stderr
+
+
+def test_unreadable_pyproject_is_bad_input_with_its_line(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["six",\n')
+    result = debvenv("check", cwd=tmp_path)
+    assert_clean_error(result, 2)
+    assert re.search(r"pyproject\.toml:\d+: ", result.stderr), result.stderr
+
+
+@pytest.mark.parametrize(
+    "python, code, message",
+    [("/nonexistent/python3", 2, "no such file"), ("/bin/false", 3, "not a working Python")],
+)
+def test_bad_python_is_a_clear_error(tmp_path, python, code, message):
+    (tmp_path / "requirements.txt").write_text("six\n")
+    result = debvenv("check", "--python", python, cwd=tmp_path)
+    assert_clean_error(result, code)
+    assert message in result.stderr
+
+
+def test_unknown_target_is_bad_input(tmp_path):
+    (tmp_path / "requirements.txt").write_text("six\n")
+    assert_clean_error(debvenv("check", "-t", "no-such-target", cwd=tmp_path), 2)
+
+
+def test_usage_error_exits_2():
+    result = debvenv("check", "--format", "yaml")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_unwritable_output_is_bad_input(tmp_path):
+    (tmp_path / "requirements.txt").write_text("six\n")
+    result = debvenv("check", "-o", str(tmp_path / "no" / "dir" / "r.txt"), cwd=tmp_path)
+    assert_clean_error(result, 2)
+
+
+def test_own_pyproject_checks_clean_as_json():
+    result = debvenv("check", "--format", "json", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    names = {row["name"]: row["results"]["installed"] for row in report["requirements"]}
+    for name in ("packaging", "python-debian", "virtualenv", "jinja2"):
+        assert names[name]["status"] == "satisfied", (name, names[name])
+    assert names["tomli"]["status"] == "not-applicable"  # python_version < '3.11' on bookworm
+
+
+def test_version():
+    result = debvenv("--version")
+    assert result.returncode == 0 and result.stdout.startswith("debvenv ")
+
+
+def test_ci_runs_the_readme_commands():
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)\n```", readme, flags=re.S)
+    install, tests = blocks[0], blocks[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    for command in tests.split(" && "):
+        assert command in ci, command
+    for command in install.split(" && ")[1:]:
+        assert command in ci, command
