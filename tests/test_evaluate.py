@@ -157,3 +157,18 @@ def test_check_summary_and_strict_exit_code():
         SATISFIED: 1, OUTDATED: 1, TOO_NEW: 0, EXCLUDED: 0, MISSING: 0, URL: 0, NOT_APPLICABLE: 1}}
     assert report.exit_code(strict=False) == 0
     assert report.exit_code(strict=True) == 1
+
+
+def test_stray_metadata_is_named():
+    # python3-xdg (bookworm 0.28-2) ships pyxdg-0.28.dist-info and an unrelated xdg-5.egg-info.
+    shipped = [
+        provider("pyxdg", "python3-xdg", "0.28-2", "0.28"),
+        provider("xdg", "python3-xdg", "0.28-2", "5"),
+    ]
+    index = SuiteIndex(target=target(), providers={normalize(p.name): (p,) for p in shipped})
+    requirements = RequirementSet(requirements=(req("xdg>=5"), req("pyxdg")), constraints=(),
+                                  pip_options=(), notes=(), files=())
+    xdg, pyxdg = (r.verdicts["bookworm"] for r in check(requirements, [index]).results)
+    assert xdg.status == SATISFIED  # the metadata says so; the note says why to doubt it
+    assert any("python3-xdg is pyxdg 0.28" in note for note in xdg.notes)
+    assert not any("may not be" in note for note in pyxdg.notes)

@@ -145,12 +145,55 @@ def _judge(provider: Provider, specifier: SpecifierSet) -> Tuple[str, Optional[V
     return version_status(version, specifier), version, tuple(notes)
 
 
-def evaluate(requirement: Requirement, index: SuiteIndex) -> Verdict:
-    """The verdict for one requirement on one target; the best satisfying provider wins."""
+Shipments = Mapping[str, Tuple[Provider, ...]]  # Debian package -> every distribution it ships
+
+
+def shipments(index: SuiteIndex) -> Dict[str, Tuple[Provider, ...]]:
+    shipped: Dict[str, List[Provider]] = {}
+    for group in index.providers.values():
+        for provider in group:
+            shipped.setdefault(provider.package, []).append(provider)
+    return {package: tuple(group) for package, group in shipped.items()}
+
+
+def _stray_metadata_note(provider: Provider, shipped: Shipments) -> Optional[str]:
+    """A note when ``provider`` looks like stray metadata beside the package's own distribution.
+
+    python3-xdg ships pyxdg 0.28 and an unrelated ``xdg-5.egg-info``, so
+    pip believes PyPI's ``xdg`` is installed. Where a sibling distribution
+    matches the package's Debian version and this one does not, say so.
+    """
+    siblings = [p for p in shipped.get(provider.package, ()) if p.name != provider.name]
+    debian = upstream_version(provider.debian_version).version
+    if not siblings or debian is None:
+        return None
+    try:
+        if Version(provider.version).public == debian.public:
+            return None
+    except InvalidVersion:
+        pass
+    for sibling in siblings:
+        try:
+            if Version(sibling.version).public == debian.public:
+                return (
+                    f"{provider.package} is {sibling.name} {sibling.version}; its {provider.name} "
+                    f"{provider.version} metadata may not be the project of that name"
+                )
+        except InvalidVersion:
+            continue
+    return None
+
+
+def evaluate(requirement: Requirement, index: SuiteIndex, shipped: Optional[Shipments] = None) -> Verdict:
+    """The verdict for one requirement on one target; the best satisfying provider wins.
+
+    ``shipped`` (from ``shipments(index)``) enables the stray-metadata note;
+    ``check`` computes it once per target.
+    """
     if not marker_applies(requirement.marker, index.target.marker_environment):
         return Verdict(status=NOT_APPLICABLE)
     if requirement.url is not None:
-        return Verdict(status=URL, notes=("direct URL: never satisfied by the distribution",))
+        return Verdict(status=URL)
     providers = index.lookup(requirement.name)
     foreign_notes = tuple(
         f"{copy.name} {copy.version} at {copy.path} was installed by pip, not apt"
@@ -179,11 +222,14 @@ def evaluate(requirement: Requirement, index: SuiteIndex) -> Verdict:
         for s, _v, p, _n in judged
         if p is not provider
     )
-    return Verdict(status=status, provider=provider, notes=notes + others + foreign_notes)
+    stray = _stray_metadata_note(provider, shipped) if shipped is not None else None
+    warnings = (stray,) if stray else ()
+    return Verdict(status=status, provider=provider, notes=warnings + notes + others + foreign_notes)
 
 
 def check(requirements: RequirementSet, indexes: Sequence[SuiteIndex]) -> CheckReport:
     """Every requirement against every target."""
+    shipped = {index.target.id: shipments(index) for index in indexes}
     results = tuple(
         RequirementResult(
             requirement=requirement,
@@ -194,6 +240,7 @@ def check(requirements: RequirementSet, indexes: Sequence[SuiteIndex]) -> CheckR
                         requirement, requirements.constraints, index.target.marker_environment
                     ),
                     index,
+                    shipped[index.target.id],
                 )
                 for index in indexes
             },

@@ -7,6 +7,7 @@ and returns a string; nothing here prints or decides a status.
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -103,8 +104,16 @@ def _column_widths(rows: Sequence[Tuple[str, ...]]) -> List[int]:
 
 
 def _row(cells: Tuple[str, ...], widths: Sequence[int]) -> str:
+    if not any(cells[1:]):
+        # Nothing beside it (missing, url, not-applicable): the requirement may use the line.
+        return "  " + _fit(cells[0], TABLE_WIDTH - 2)
     laid = [_fit(cell, width).ljust(width) for cell, width in zip(cells, widths)]
     return ("  " + "  ".join(laid)).rstrip()
+
+
+def _wrapped(text: str, indent: str = "") -> List[str]:
+    """``text`` broken at spaces into lines of at most 80 columns."""
+    return textwrap.wrap(text, TABLE_WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
 
 
 def _target_heading(target: Target) -> str:
@@ -137,7 +146,9 @@ def _single_target_table(report: CheckReport, target: Target) -> str:
             for note in result.verdicts[target.id].notes:
                 lines.append(f"      {_fit(note, TABLE_WIDTH - 6)}")
     lines.append("")
-    lines.append(f"{len(report.results)} requirements: {_summary_line(report.summary()[target.id])}")
+    lines.extend(
+        _wrapped(f"{len(report.results)} requirements: {_summary_line(report.summary()[target.id])}", "  ")
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -160,11 +171,11 @@ def _matrix_table(report: CheckReport) -> str:
     widths = _column_widths(rows)
     lines.extend(_row(row, widths) for row in rows)
     lines.append("")
-    legend = ", ".join(f"{_MATRIX_LABELS[s]} = {s}" for s in ALL_STATUSES)
-    lines.append(_fit(legend, TABLE_WIDTH) if len(legend) <= TABLE_WIDTH else legend)
+    legend = ", ".join(f"{_MATRIX_LABELS[s]}={s}" for s in ALL_STATUSES)
+    lines.extend(_wrapped(legend, "  "))
     summary = report.summary()
     for target in report.targets:
-        lines.append(f"{target.id}: {_summary_line(summary[target.id])}")
+        lines.extend(_wrapped(f"{target.id}: {_summary_line(summary[target.id])}", "  "))
     return "\n".join(lines) + "\n"
 
 
