@@ -71,8 +71,8 @@ Then, with S the release with trailing zeros stripped (``1.0`` -> ``1``) and
 
 ====================  =========================================================
 ``>=V``               ``>= low(V)``
-``>V``                ``>= high(V)`` (PEP 440 excludes V's own post and local
-                      releases)
+``>V``                ``>= high(V)``: V's local and repacked spellings are
+                      below it, as PEP 440 wants
 ``<=V``               ``<< high(V)``
 ``<V``                ``<< S~`` for a final V: below every spelling of V and of
                       its pre-releases (``<1.0`` rejects ``1.0~rc1`` and
@@ -90,14 +90,25 @@ Every bound gets the epoch of the Debian version that is meant to satisfy
 it: ``Django>=3.2`` against ``3:3.2.19-1`` is ``python3-django (>= 3:3.2)``.
 An empty specifier is the bare package name.
 
-Known limits, each where dpkg's order and PEP 440's cannot agree:
-``.postN`` sorts above every further release component in dpkg
-(``1.2.post1`` > ``1.2.5``) but below in PEP 440; ``~devN`` sorts above
-``~aN``/``~bN`` in dpkg; a final release spelled with fewer components than
-the requirement (``6.0`` for ``>=6.0.0``) or a pre-release spelled with more
-(``1.0~rc1`` for ``>=1``) falls on the wrong side of ``low(V)``; ``~dfsg``
-repacks sort below the release they repack. Local labels in ``==``/``!=``
-are matched approximately.
+Known limits, each where dpkg's order and PEP 440's cannot agree, so no
+relation can be right:
+
+* ``.postN`` sorts above every further release component in dpkg
+  (``1.2.post1`` > ``1.2.5``) but below in PEP 440; so ``>1.2`` also lets in
+  ``1.2.post1``, which PEP 440 excludes.
+* ``~devN`` sorts above ``~aN``/``~bN`` in dpkg, below in PEP 440.
+* A final release spelled with fewer components than the requirement spells
+  (``6.0`` for ``>=6.0.0``) sorts below ``low(V)``; a pre-release spelled with
+  more (``1.0~rc1`` for ``>=1``) sorts above it. ``low(V)`` assumes Debian
+  spells the release as the requirement does, as a packager copying
+  upstream's version usually makes it.
+* A release of five or more components with a nonzero fifth one
+  (``1.19.0.0.1`` for ``==1.19``) is past ``high(V)``'s padding.
+* ``~dfsg`` repacks sort below the release they repack.
+* packaging's ``>V`` and ``<V`` also compare base versions (``>1.0rc1``
+  rejects ``1.0.post1``; ``<1.0.post2`` rejects ``1.0rc1``): not an order,
+  so not followed.
+* Local labels in ``==``/``!=`` are matched approximately.
 """
 
 from __future__ import annotations
