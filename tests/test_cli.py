@@ -110,3 +110,20 @@ def test_ci_runs_the_readme_commands():
         assert command in ci, command
     for command in install.split(" && ")[1:]:
         assert command in ci, command
+
+
+def test_plan_writes_three_files_for_the_installed_system(tmp_path):
+    (tmp_path / "requirements.txt").write_text("PyYAML>=5\nnotapackage-xyz>=1\n")
+    result = debvenv("plan", "-t", "installed", "-o", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    assert (out / "apt-packages.txt").read_text() == "python3-yaml\n"
+    assert "notapackage-xyz>=1" in (out / "venv-requirements.txt").read_text()
+    assert (out / "debian-depends.txt").read_text().strip() == "python3-yaml (>= 5)"
+    assert "apt-get install python3-yaml" in result.stdout
+
+
+def test_plan_needs_exactly_one_target(tmp_path):
+    (tmp_path / "requirements.txt").write_text("six\n")
+    assert_clean_error(debvenv("plan", cwd=tmp_path), 2)
+    assert not list(tmp_path.glob("*.txt.tmp"))

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
 from debvenv import __version__
-from debvenv.commands import check_requirements, refresh_indexes, which_packages
+from debvenv.commands import check_requirements, plan_requirements, refresh_indexes, which_packages
 from debvenv.errors import EXIT_ENVIRONMENT, EXIT_OK, DebvenvError, InputError, ProblemsError
+from debvenv.plan import render_plan_json, render_plan_table, write_plan
 from debvenv.render import FORMATS, render, render_suite_statuses, verdict_line
 from debvenv.sources import dpkgdb
 from debvenv.sources.installed import DEFAULT_PYTHON
@@ -151,6 +152,19 @@ def _which(args: argparse.Namespace) -> int:
     return report.exit_code(strict=True)
 
 
+def _plan(args: argparse.Namespace) -> int:
+    if len(args.targets) != 1:
+        raise InputError("plan needs exactly one -t TARGET (the system the venv will run on)")
+    plan = plan_requirements(args.reqfiles, args.targets[0], _target_options(args), extras=args.extras)
+    for warning in plan.warnings:
+        print(f"debvenv: note: {warning}", file=sys.stderr)
+    written = write_plan(plan, args.output)
+    for path in written:
+        print(f"debvenv: wrote {path}", file=sys.stderr)
+    sys.stdout.write(render_plan_json(plan) if args.format == "json" else render_plan_table(plan))
+    return EXIT_OK
+
+
 def _index(args: argparse.Namespace) -> int:
     options = _target_options(args)
     statuses = refresh_indexes(list(args.index_targets) + list(args.targets), options)
@@ -208,6 +222,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(which)
     which.add_argument("--format", choices=FORMATS, default="table")
     which.set_defaults(handler=_which)
+
+    plan = commands.add_parser(
+        "plan",
+        help="split requirements into apt packages, venv requirements and Debian Depends",
+        description="Write apt-packages.txt, venv-requirements.txt and debian-depends.txt for one target.",
+    )
+    plan.add_argument("reqfiles", nargs="*", type=Path, metavar="REQFILE")
+    _add_target_options(plan)
+    plan.add_argument(
+        "--extra", dest="extras", action="append", default=[], metavar="NAME",
+        help="also plan this optional-dependencies group (pyproject.toml, setup.cfg)",
+    )
+    plan.add_argument(
+        "-o", "--output", type=Path, default=Path("."), metavar="DIR",
+        help="directory for the three files (default: the current directory)",
+    )
+    plan.add_argument("--format", choices=("table", "json"), default="table")
+    plan.set_defaults(handler=_plan)
 
     index = commands.add_parser(
         "index",

@@ -6,10 +6,11 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Set, Tuple
 
 from debvenv.errors import InputError, ProblemsError
 from debvenv.evaluate import CheckReport, check
+from debvenv.plan import Plan, make_plan
 from debvenv.requirements import (
     Origin,
     RequirementFileError,
@@ -24,7 +25,8 @@ from debvenv.targets import (
     INSTALLED,
     SuiteTarget,
     TargetOptions,
-    load_suite_target,
+    base_suite,
+    load_suites,
     load_targets,
     obtain_suite,
     parse_target,
@@ -41,9 +43,12 @@ def check_requirements(
     directory: Path = Path("."),
 ) -> CheckReport:
     """``debvenv check``: every requirement of ``files`` against every target."""
-    requirement_files = tuple(files) or default_requirement_files(directory)
-    requirements = read_requirements(requirement_files, extras=extras)
-    return check(requirements, load_targets(targets, options))
+    return check(_requirement_set(files, extras, directory), load_targets(targets, options))
+
+
+def _requirement_set(files: Sequence[Path], extras: Sequence[str], directory: Path) -> RequirementSet:
+    """The requirements of ``files``, or of the project's default file in ``directory``."""
+    return read_requirements(tuple(files) or default_requirement_files(directory), extras=extras)
 
 
 def which_packages(
@@ -105,8 +110,14 @@ def refresh_indexes(targets: Sequence[str], options: TargetOptions) -> Tuple[Sui
     # check sees (a pocket's Python and mapping come from its release).
     cached = dataclasses.replace(options, refresh=False)
     statuses = []
+    shown: Set[str] = set()
     for (suite, mirror), (source, suite_files) in fetched.items():
-        index = load_suite_target(SuiteTarget(id=suite, suites=(suite,), mirror=mirror), cached)
+        # A pocket listed with its release (bookworm+bookworm-security@URL) is mapped
+        # through that release, not through whatever the apt sources name.
+        base = base_suite(suite)
+        suites = (base, suite) if base != suite and (base, mirror) in fetched else (suite,)
+        warnings: List[str] = []
+        index = load_suites(SuiteTarget(id=suite, suites=suites, mirror=mirror), cached, warnings)[suite]
         statuses.append(
             SuiteStatus(
                 suite=suite,
@@ -118,7 +129,29 @@ def refresh_indexes(targets: Sequence[str], options: TargetOptions) -> Tuple[Sui
                 offline=suite_files.offline,
                 python=index.target.python,
                 distributions=len(index.providers),
-                warnings=index.warnings,
+                # A pocket's load repeats its release's notes: each is said once.
+                warnings=tuple(w for w in dict.fromkeys(warnings) if w not in shown),
             )
         )
+        shown.update(warnings)
     return tuple(statuses)
+
+
+# plan.py does not import this module, so importing it here cannot cycle.
+def plan_requirements(
+    files: Sequence[Path],
+    target: str,
+    options: TargetOptions,
+    *,
+    extras: Sequence[str] = (),
+    directory: Path = Path("."),
+) -> Plan:
+    """``debvenv plan``: where each requirement of ``files`` goes on one target (apt, venv or nowhere).
+
+    The caller writes the files with ``plan.write_plan`` and renders with
+    ``plan.render_plan_table`` or ``plan.render_plan_json``.
+    """
+    requirements = _requirement_set(files, extras, directory)
+    index = load_targets([target], options)[0]
+    report = check(requirements, [index])
+    return make_plan(report, index.target.id, requirement_set=requirements)
