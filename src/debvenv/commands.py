@@ -155,3 +155,31 @@ def plan_requirements(
     index = load_targets([target], options)[0]
     report = check(requirements, [index])
     return make_plan(report, index.target.id, requirement_set=requirements)
+
+
+# venv.py imports plan and evaluate, never this module: no cycle.
+from debvenv.venv import BuildResult, build_venv  # noqa: E402
+
+
+def build_requirements(
+    files: Sequence[Path],
+    venv_dir: Path,
+    options: TargetOptions,
+    *,
+    extras: Sequence[str] = (),
+    pip_args: Sequence[str] = (),
+    directory: Path = Path("."),
+) -> BuildResult:
+    """``debvenv build``: a ``--system-site-packages`` venv at ``venv_dir`` holding what Debian lacks.
+
+    ``options.python`` is the target interpreter and ``options.admin_dir``
+    dpkg's database; ``pip_args`` go to ``pip install`` as given. The caller
+    renders with ``venv.render_build``.
+    """
+    return build_venv(
+        _requirement_set(files, extras, directory),
+        venv_dir,
+        python=options.python,
+        pip_args=pip_args,
+        admin_dir=options.admin_dir,
+    )

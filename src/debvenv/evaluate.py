@@ -7,6 +7,7 @@ it, and a careful answer says so rather than guessing.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -164,24 +165,34 @@ def _stray_metadata_note(provider: Provider, shipped: Shipments) -> Optional[str
     matches the package's Debian version and this one does not, say so.
     """
     siblings = [p for p in shipped.get(provider.package, ()) if p.name != provider.name]
-    debian = upstream_version(provider.debian_version).version
-    if not siblings or debian is None:
+    debian = _debian_public(provider.debian_version) if siblings else None
+    if debian is None or _public(provider.version) == debian:
         return None
-    try:
-        if Version(provider.version).public == debian.public:
-            return None
-    except InvalidVersion:
-        pass
     for sibling in siblings:
-        try:
-            if Version(sibling.version).public == debian.public:
-                return (
-                    f"{provider.package} is {sibling.name} {sibling.version}; its {provider.name} "
-                    f"{provider.version} metadata may not be the project of that name"
-                )
-        except InvalidVersion:
-            continue
+        if _public(sibling.version) == debian:
+            return (
+                f"{provider.package} is {sibling.name} {sibling.version}; its {provider.name} "
+                f"{provider.version} metadata may not be the project of that name"
+            )
     return None
+
+
+# Cached: python3-azure ships hundreds of distributions, and each of them that a
+# requirement names compares every sibling's version (measured: half of a warm
+# 500-line check went to re-parsing the same versions).
+@functools.lru_cache(maxsize=None)
+def _public(version: str) -> Optional[str]:
+    """``Version(version).public``, or None when ``version`` is not PEP 440."""
+    try:
+        return Version(version).public
+    except InvalidVersion:
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def _debian_public(debian_version: str) -> Optional[str]:
+    upstream = upstream_version(debian_version).version
+    return upstream.public if upstream is not None else None
 
 
 def evaluate(requirement: Requirement, index: SuiteIndex, shipped: Optional[Shipments] = None) -> Verdict:

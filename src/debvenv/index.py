@@ -176,6 +176,9 @@ def index_from_document(document: Mapping[str, Any], *, target_id: Optional[str]
     )
     providers: Dict[str, List[Provider]] = {}
     for row in document["providers"]:
+        # zip() would silently cut a row of another shape; a wrong type would fail later, in evaluation.
+        if len(row) != len(_PROVIDER_FIELDS) or not all(isinstance(value, (str, type(None))) for value in row):
+            raise ValueError(f"cache provider row {row!r}")
         provider = Provider(**dict(zip(_PROVIDER_FIELDS, row)))
         providers.setdefault(normalize(provider.name), []).append(provider)
     return SuiteIndex(
@@ -191,7 +194,8 @@ def load_cached_index(path: Path, *, target_id: Optional[str] = None) -> Optiona
     try:
         with open(path, "rb") as handle:
             return index_from_document(json.loads(handle.read()), target_id=target_id)
-    except (OSError, ValueError, KeyError, TypeError):
+    # Any shape of damage (a JSON list, a short pair) means "rebuild", never a crash.
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):
         return None
 
 

@@ -15,11 +15,14 @@ override them, and a mirror written in the target overrides ``--mirror``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from debvenv.debversion import debian_version_key
 from debvenv.errors import EnvironmentFailure, InputError
@@ -44,10 +47,15 @@ APT = "apt"
 DEFAULT_APT_LISTS = Path("/var/lib/apt/lists")
 # A cached suite younger than this is used without asking the mirror.
 DEFAULT_MAX_AGE = timedelta(hours=6)
+DEFAULT_KEYRING_DIR = Path("/usr/share/keyrings")
+# The archive keyrings debian-archive-keyring and ubuntu-keyring install there.
 _KEYRINGS = {
-    aptsources.DEBIAN: Path("/usr/share/keyrings/debian-archive-keyring.gpg"),
-    aptsources.UBUNTU: Path("/usr/share/keyrings/ubuntu-archive-keyring.gpg"),
+    aptsources.DEBIAN: "debian-archive-keyring.gpg",
+    aptsources.UBUNTU: "ubuntu-archive-keyring.gpg",
 }
+# The pockets an archive publishes beside a release; anything else after a
+# "-" is a suite of its own (bookworm-pgdg, rc-buggy).
+_POCKET = re.compile(r"^(.+?)-(?:updates|security|backports|backports-sloppy|proposed-updates|proposed)$")
 _URL_SCHEMES = ("http://", "https://", "file://")
 
 Progress = Callable[[str, int, Optional[int]], None]
@@ -66,6 +74,8 @@ class TargetOptions:
     components: Tuple[str, ...] = ()
     arch: Optional[str] = None
     keyrings: Tuple[Path, ...] = ()
+    # Where a suite named with its own mirror (noble@URL) finds its distribution's keyring.
+    keyring_dir: Path = DEFAULT_KEYRING_DIR
     verify: bool = True
     refresh: bool = False  # ask the mirror even when the cached suite is fresh
     max_age: timedelta = DEFAULT_MAX_AGE
@@ -112,13 +122,14 @@ def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> S
             f"target {suite!r}: no apt source on this machine serves it; "
             f"give --mirror URL or write it as {suite}@URL"
         )
-    components = options.components or (entry.components if entry else ("main",))
+    components = options.components or (_entry_components(entries, entry) if entry else ("main",))
     if options.keyrings:
         keys = aptsources.SigningKeys(keyrings=options.keyrings)
     elif entry is not None:
         keys = aptsources.signing_keys(entry, options.apt_etc_dir)
     else:
-        keyring = _KEYRINGS.get(aptsources.suite_distribution(suite) or "")
+        name = _KEYRINGS.get(aptsources.suite_distribution(suite) or "")
+        keyring = options.keyring_dir / name if name else None
         if keyring is None or not keyring.exists():
             if options.verify:
                 raise InputError(f"target {suite!r}: no keyring known for it; give --keyring FILE")
@@ -137,6 +148,18 @@ def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> S
     )
 
 
+def _entry_components(
+    entries: Sequence[aptsources.SourceEntry], entry: aptsources.SourceEntry
+) -> Tuple[str, ...]:
+    """Every component apt fetches for ``entry``'s URI and suite.
+
+    Ubuntu's one-line sources.list names them on several lines
+    (``jammy main restricted``, then ``jammy universe``): apt reads them all.
+    """
+    same = [e for e in entries if e.type == "deb" and e.uri == entry.uri and e.suite == entry.suite]
+    return tuple(dict.fromkeys(component for e in same for component in e.components))
+
+
 def _now(options: TargetOptions) -> datetime:
     return options.now or datetime.now(timezone.utc)
 
@@ -145,10 +168,14 @@ def age_text(age: timedelta) -> str:
     """How old something is, in the unit a person would use: "40 minutes", "5 hours", "3 days"."""
     seconds = max(0, int(age.total_seconds()))
     if seconds < 3600:
-        return f"{seconds // 60} minutes"
+        return _count(seconds // 60, "minute")
     if seconds < 2 * 86400:
-        return f"{seconds // 3600} hours"
-    return f"{seconds // 86400} days"
+        return _count(seconds // 3600, "hour")
+    return _count(seconds // 86400, "day")
+
+
+def _count(number: int, unit: str) -> str:
+    return f"{number} {unit}" if number == 1 else f"{number} {unit}s"
 
 
 def obtain_suite(source: SuiteSource, options: TargetOptions, *, refresh: bool) -> FetchedSuite:
@@ -171,15 +198,23 @@ def _cache_dir(options: TargetOptions) -> Path:
 
 def suite_index(fetched: FetchedSuite, options: TargetOptions) -> SuiteIndex:
     """The parsed index of a fetched suite, built once per set of index files and cached."""
-    path = _cache_dir(options) / "indexes" / f"{fetched.key()}.json"
+    # The suite's name is part of the key: its providers carry it (apt-get install pkg/SUITE),
+    # and an alias (stable, bookworm) or a twin pocket can publish the very same files.
+    key = hashlib.sha256(f"{fetched.key()}\n{fetched.source.suite}".encode()).hexdigest()
+    path = _cache_dir(options) / "indexes" / f"{key}.json"
     index = load_cached_index(path, target_id=fetched.source.suite)
     if index is not None:
         return index
-    packages = _Components([read_packages(f.path, name=f.name) for f in fetched.packages])
+    # Packages is parsed while Contents is decompressed: zlib and lzma release
+    # the GIL, so on two cores this takes a cold build from the sum of the two
+    # to about the longer one (scripts/bench measures it).
+    with ThreadPoolExecutor(max_workers=max(1, len(fetched.packages))) as pool:
+        parts = [pool.submit(read_packages, f.path, name=f.name) for f in fetched.packages]
+        distributions = python_distributions(*(f.path for f in fetched.contents)) if fetched.contents else []
+        packages = _Components([part.result() for part in parts])
     suite = fetched.source.suite
     warnings: List[str] = []
     if fetched.contents:
-        distributions = python_distributions(*(f.path for f in fetched.contents))
         providers = contents_providers(packages, distributions, suite=suite)
     else:
         providers = guessed_providers(packages, read_dh_python_fallback(), suite=suite)
@@ -211,6 +246,8 @@ class _Components(Mapping[str, PackageRecord]):
         found = [part[package] for part in self._parts if package in part]
         if not found:
             raise KeyError(package)
+        if len(found) == 1:
+            return found[0]
         return max(found, key=lambda record: debian_version_key(record.version))
 
     def __iter__(self) -> Iterator[str]:
@@ -233,35 +270,50 @@ def _load_suite(suite: str, mirror: Optional[str], options: TargetOptions, warni
     fetched = obtain_suite(source, options, refresh=options.refresh)
     warnings.extend(fetched.warnings)
     if fetched.offline:
-        warnings.append(
-            f"{source.describe()} could not be reached; using the index fetched "
-            f"{fetched.fetched_at:%Y-%m-%d %H:%M} UTC ({age_text(_now(options) - fetched.fetched_at)} old)"
-        )
+        # The fetch already said why the mirror was not reached and when the copy is from.
+        age = age_text(_now(options) - fetched.fetched_at)
+        warnings.append(f"{source.describe()}: the cached index in use is {age} old")
     index = suite_index(fetched, options)
     warnings.extend(f"{suite}: {w}" for w in index.warnings)
     return index
 
 
 def base_suite(suite: str) -> str:
-    """The release a pocket belongs to: bookworm-backports -> bookworm, noble-updates -> noble."""
-    return suite.split("-", 1)[0]
+    """The release a pocket belongs to: bookworm-backports -> bookworm, noble-updates -> noble.
+
+    Any other suite is its own release: bookworm-pgdg (a third-party archive)
+    does not borrow from Debian's bookworm.
+    """
+    match = _POCKET.match(suite)
+    return match.group(1) if match else suite
 
 
-def load_suite_target(target: SuiteTarget, options: TargetOptions) -> SuiteIndex:
-    warnings: List[str] = []
+def load_suites(target: SuiteTarget, options: TargetOptions, warnings: List[str]) -> Dict[str, SuiteIndex]:
+    """Each suite of ``target`` on its own; a pocket mapped through its release and given its Python.
+
+    The release is the target's own when the target names it
+    (``bookworm+bookworm-security``), else found by ``_load_base``.
+    """
     loaded = {suite: _load_suite(suite, target.mirror, options, warnings) for suite in target.suites}
-    indexes = []
+    indexes = {}
     for suite, index in loaded.items():
         base = base_suite(suite)
         if base != suite:
             # A pocket: its packages' distributions come from the release's Contents.
-            base_index = loaded.get(base) or _load_base(base, target.mirror, options)
+            base_index = loaded.get(base) or _load_base(base, target.mirror, options, warnings)
             index = borrow_mapping(index, base_index, suite=suite)
             if not index.target.python:
                 index = SuiteIndex(
                     target=base_index.target, providers=index.providers, warnings=index.warnings
                 )
-        indexes.append(index)
+        indexes[suite] = index
+    return indexes
+
+
+def load_suite_target(target: SuiteTarget, options: TargetOptions) -> SuiteIndex:
+    """The suites of ``target`` seen together, as apt sees an overlay."""
+    warnings: List[str] = []
+    indexes = list(load_suites(target, options, warnings).values())
     with_python = next((index for index in indexes if index.target.python), None)
     if with_python is None:
         raise EnvironmentFailure(f"{target.id}: no python3 package in the suites: cannot tell its Python")
@@ -276,14 +328,14 @@ def load_suite_target(target: SuiteTarget, options: TargetOptions) -> SuiteIndex
     return SuiteIndex(target=described, providers=providers, warnings=tuple(warnings))
 
 
-def _load_base(base: str, mirror: Optional[str], options: TargetOptions) -> SuiteIndex:
+def _load_base(base: str, mirror: Optional[str], options: TargetOptions, warnings: List[str]) -> SuiteIndex:
     """The release a pocket belongs to: from apt sources, else from the pocket's own mirror."""
     try:
-        return _load_suite(base, None, options, [])
+        return _load_suite(base, None, options, warnings)
     except InputError:
         if mirror is None:
             raise
-        return _load_suite(base, mirror, options, [])
+        return _load_suite(base, mirror, options, warnings)
 
 
 def load_target(name: str, options: TargetOptions) -> SuiteIndex:

@@ -189,8 +189,16 @@ def build_index(
 
 
 def unmapped_packages(packages: Mapping[str, PackageRecord], providers: Providers) -> Dict[str, Tuple[str, str]]:
-    """The packages no provider names, as package -> (Debian version, arch)."""
-    mapped = {provider.package for group in providers.values() for provider in group}
+    """The packages no provider names from metadata, as package -> (Debian version, arch).
+
+    A guessed name does not count: a pocket's release may know the real one.
+    """
+    mapped = {
+        provider.package
+        for group in providers.values()
+        for provider in group
+        if provider.mapping != MAPPING_GUESSED
+    }
     return {
         name: (packages[name].version, packages[name].architecture)
         for name in packages
@@ -210,7 +218,12 @@ def borrow_mapping(pocket: SuiteIndex, base: SuiteIndex, *, suite: str) -> Suite
     for group in base.providers.values():
         for provider in group:
             by_package.setdefault(provider.package, []).append(provider)
-    found: Providers = {key: list(group) for key, group in pocket.providers.items()}
+    found: Providers = {}
+    for key, group in pocket.providers.items():
+        # A pocket without Contents guessed its names; where the release knows them, they win.
+        kept = [p for p in group if p.mapping != MAPPING_GUESSED or p.package not in by_package]
+        if kept:
+            found[key] = kept
     for package, (debian_version, arch) in pocket.unmapped.items():
         for known in by_package.get(package, ()):
             if _same_upstream(known.debian_version, debian_version):
