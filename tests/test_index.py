@@ -71,7 +71,9 @@ def test_document_round_trip(real_index):
     loaded = index_from_document(json.loads(json.dumps(document)))
     assert_same_index(loaded, real_index, target_id="bookworm")
     assert loaded == real_index
-    assert len(document["providers"]) == sum(len(g) for g in real_index.providers.values())
+    assert sum(len(rows) for rows in document["providers"].values()) == sum(
+        len(g) for g in real_index.providers.values()
+    )
     assert dict(loaded.unmapped) == {"python3": ("3.11.2-1+b1", "amd64"), "linux-doc": ("6.1.176-1", "all")}
 
 
@@ -104,11 +106,11 @@ def test_missing_cache_file(tmp_path):
 
 
 GOOD = {
-    "format": 2,
+    "format": 3,
     "target": {"id": "bookworm", "kind": "suite", "python": "3.11", "arch": "amd64", "marker_environment": {}},
-    "providers": [
-        ["PyYAML", "python3-yaml", "6.0-3+b2", "6.0", "metadata", "contents", "amd64", None, "bookworm"]
-    ],
+    "providers": {
+        "pyyaml": [["PyYAML", "python3-yaml", "6.0-3+b2", "6.0", "metadata", "contents", "amd64", None, "bookworm"]]
+    },
     "warnings": [],
     "unmapped": {"python3": ["3.11.2-1+b1", "amd64"]},
 }
@@ -130,24 +132,24 @@ CORRUPT = {
     "json string": b'"format"',
     "json number": b"2",
     "json null": b"null",
-    "older format": _with(format=1),
-    "newer format": _with(format=3),
+    "older format": _with(format=2),
+    "newer format": _with(format=4),
     "no format": json.dumps({k: v for k, v in GOOD.items() if k != "format"}).encode(),
     "no target": json.dumps({k: v for k, v in GOOD.items() if k != "target"}).encode(),
     "target not an object": _with(target=["bookworm"]),
     "target missing a field": _with(target={"id": "bookworm", "kind": "suite"}),
     "no providers": json.dumps({k: v for k, v in GOOD.items() if k != "providers"}).encode(),
-    "providers an object": _with(providers={"pyyaml": []}),
-    "provider row too short": _with(providers=[["PyYAML", "python3-yaml", "6.0-3+b2"]]),
+    "providers a list": _with(providers=[["PyYAML", "python3-yaml"]]),
+    "provider row too short": _with(providers={"pyyaml": [["PyYAML", "python3-yaml", "6.0-3+b2"]]}),
     "provider row too long": _with(
-        providers=[["PyYAML", "python3-yaml", "6.0-3+b2", "6.0", "metadata", "contents", "amd64", None, None, "x"]]
+        providers={"pyyaml": [["PyYAML", "python3-yaml", "6.0-3+b2", "6.0", "metadata", "contents", "amd64", None, None, "x"]]}
     ),
     "provider version a number": _with(
-        providers=[["PyYAML", "python3-yaml", "6.0-3+b2", 6.0, "metadata", "contents", "amd64", None, None]]
+        providers={"pyyaml": [["PyYAML", "python3-yaml", "6.0-3+b2", 6.0, "metadata", "contents", "amd64", None, None]]}
     ),
-    "provider row not a list": _with(providers=[7]),
+    "provider row not a list": _with(providers={"pyyaml": [7]}),
     "provider name not a string": _with(
-        providers=[[7, "python3-yaml", "6.0-3+b2", "6.0", "metadata", "contents", "amd64", None, None]]
+        providers={"pyyaml": [[7, "python3-yaml", "6.0-3+b2", "6.0", "metadata", "contents", "amd64", None, None]]}
     ),
     "unmapped a list": _with(unmapped=[["python3", "3.11.2-1+b1", "amd64"]]),
     "unmapped pair too short": _with(unmapped={"python3": ["3.11.2-1+b1"]}),
@@ -270,3 +272,12 @@ def test_marker_environment_for(full_version, arch, python_version, machine):
 def test_marker_environment_evaluates_markers_for_the_target(marker, bookworm, trixie_arm64):
     assert Marker(marker).evaluate(dict(marker_environment_for("3.11.2", "amd64"))) is bookworm
     assert Marker(marker).evaluate(dict(marker_environment_for("3.13.5", "arm64"))) is trixie_arm64
+
+
+def test_cache_rows_follow_provider_field_order():
+    # index_from_document builds Provider(*row): the row layout must be Provider's own.
+    import dataclasses
+
+    from debvenv.index import _PROVIDER_FIELDS, Provider
+
+    assert tuple(f.name for f in dataclasses.fields(Provider)) == _PROVIDER_FIELDS

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from debvenv.names import normalize
 
 # How the distribution -> Debian package mapping was found.
 MAPPING_METADATA = "metadata"  # a dpkg-owned .dist-info/.egg-info on this machine
@@ -135,8 +134,8 @@ def marker_environment_for(python_full_version: str, arch: str) -> Mapping[str, 
 # from the index files' SHA256s, so a changed archive can never be answered
 # from a stale parse.
 
-_CACHE_FORMAT = 2
-_PROVIDER_FIELDS = (
+_CACHE_FORMAT = 3
+_PROVIDER_FIELDS = (  # Provider's fields, in its order
     "name", "package", "debian_version", "version", "version_source", "mapping", "arch", "path", "suite",
 )  # fmt: skip
 
@@ -152,11 +151,11 @@ def index_to_document(index: SuiteIndex) -> Dict[str, Any]:
             "arch": target.arch,
             "marker_environment": dict(target.marker_environment),
         },
-        "providers": [
-            [getattr(provider, field) for field in _PROVIDER_FIELDS]
-            for group in index.providers.values()
-            for provider in group
-        ],
+        # Grouped by normalized name so that loading needs no re-normalizing.
+        "providers": {
+            key: [[getattr(provider, field) for field in _PROVIDER_FIELDS] for provider in group]
+            for key, group in index.providers.items()
+        },
         "warnings": list(index.warnings),
         "unmapped": {package: list(pair) for package, pair in index.unmapped.items()},
     }
@@ -174,16 +173,17 @@ def index_from_document(document: Mapping[str, Any], *, target_id: Optional[str]
         arch=raw["arch"],
         marker_environment=dict(raw["marker_environment"]),
     )
-    providers: Dict[str, List[Provider]] = {}
-    for row in document["providers"]:
-        # zip() would silently cut a row of another shape; a wrong type would fail later, in evaluation.
-        if len(row) != len(_PROVIDER_FIELDS) or not all(isinstance(value, (str, type(None))) for value in row):
-            raise ValueError(f"cache provider row {row!r}")
-        provider = Provider(**dict(zip(_PROVIDER_FIELDS, row)))
-        providers.setdefault(normalize(provider.name), []).append(provider)
+    providers: Dict[str, Tuple[Provider, ...]] = {}
+    for key, rows in document["providers"].items():
+        for row in rows:
+            # A row of another shape or type would fail later, in evaluation: refuse it here.
+            if len(row) != len(_PROVIDER_FIELDS) or not all(isinstance(v, (str, type(None))) for v in row):
+                raise ValueError(f"cache provider row {row!r}")
+        # Positional: _PROVIDER_FIELDS is Provider's field order (the cache is hot on warm runs).
+        providers[key] = tuple(Provider(*row) for row in rows)
     return SuiteIndex(
         target=target,
-        providers={key: tuple(group) for key, group in providers.items()},
+        providers=providers,
         warnings=tuple(document.get("warnings", ())),
         unmapped={package: (pair[0], pair[1]) for package, pair in document.get("unmapped", {}).items()},
     )

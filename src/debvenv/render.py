@@ -10,9 +10,10 @@ import json
 import textwrap
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 from debvenv.commands import SuiteStatus
 from debvenv.evaluate import ALL_STATUSES, STATUSES, CheckReport, RequirementResult, Verdict
@@ -196,7 +197,10 @@ def _template_directory() -> Path:
     return Path(__file__).resolve().parents[2] / "templates"
 
 
-def template_environment() -> jinja2.Environment:
+def template_environment() -> "jinja2.Environment":
+    # Imported here: the table and JSON formats, the common case, need no templates.
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_template_directory())),
         undefined=jinja2.StrictUndefined,
