@@ -127,3 +127,21 @@ def test_plan_needs_exactly_one_target(tmp_path):
     (tmp_path / "requirements.txt").write_text("six\n")
     assert_clean_error(debvenv("plan", cwd=tmp_path), 2)
     assert not list(tmp_path.glob("*.txt.tmp"))
+
+
+def test_build_refuses_the_system_prefix(tmp_path):
+    (tmp_path / "requirements.txt").write_text("six\n")
+    result = debvenv("build", "--venv", "/usr", cwd=tmp_path)
+    assert_clean_error(result, 2)
+    assert "system" in result.stderr
+
+
+def test_build_of_what_debian_satisfies_installs_nothing(tmp_path):
+    (tmp_path / "requirements.txt").write_text("PyYAML>=5\n")
+    result = debvenv("build", "--venv", "venv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "PyYAML>=5: debian: python3-yaml" in result.stdout
+    manifest = json.loads((tmp_path / "venv" / "debvenv.json").read_text())
+    assert manifest["schema"] == "debvenv.manifest/1"
+    site = next((tmp_path / "venv").glob("lib/python3*/site-packages"))
+    assert not list(site.glob("*.dist-info"))

@@ -16,13 +16,20 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
 from debvenv import __version__
-from debvenv.commands import check_requirements, plan_requirements, refresh_indexes, which_packages
+from debvenv.commands import (
+    build_requirements,
+    check_requirements,
+    plan_requirements,
+    refresh_indexes,
+    which_packages,
+)
 from debvenv.errors import EXIT_ENVIRONMENT, EXIT_OK, DebvenvError, InputError, ProblemsError
 from debvenv.plan import render_plan_json, render_plan_table, write_plan
 from debvenv.render import FORMATS, render, render_suite_statuses, verdict_line
 from debvenv.sources import dpkgdb
 from debvenv.sources.installed import DEFAULT_PYTHON
 from debvenv.targets import DEFAULT_MAX_AGE, Progress, TargetOptions
+from debvenv.venv import render_build
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -165,6 +172,15 @@ def _plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _build(args: argparse.Namespace) -> int:
+    options = TargetOptions(python=args.python, admin_dir=args.admin_dir)
+    result = build_requirements(
+        args.reqfiles, args.venv, options, extras=args.extras, pip_args=args.pip_args
+    )
+    sys.stdout.write(render_build(result))  # its warnings are part of the report
+    return EXIT_OK
+
+
 def _index(args: argparse.Namespace) -> int:
     options = _target_options(args)
     statuses = refresh_indexes(list(args.index_targets) + list(args.targets), options)
@@ -240,6 +256,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--format", choices=("table", "json"), default="table")
     plan.set_defaults(handler=_plan)
+
+    build = commands.add_parser(
+        "build",
+        help="build a --system-site-packages venv holding only what Debian does not satisfy",
+        description="Create (or safely rebuild) a virtualenv with system site packages for the target "
+        "interpreter, install with pip only the requirements the installed Debian packages do not "
+        "satisfy (Debian-provided distributions pinned), verify it and write DIR/debvenv.json.",
+    )
+    build.add_argument("reqfiles", nargs="*", type=Path, metavar="REQFILE")
+    build.add_argument("--venv", type=Path, required=True, metavar="DIR", help="the venv to create or rebuild")
+    build.add_argument(
+        "--python", type=Path, default=DEFAULT_PYTHON, metavar="PY",
+        help=f"target interpreter (default {DEFAULT_PYTHON})",
+    )
+    build.add_argument(
+        "--admin-dir", type=Path, default=dpkgdb.DEFAULT_ADMIN_DIR, metavar="DIR", help=argparse.SUPPRESS
+    )
+    build.add_argument(
+        "--extra", dest="extras", action="append", default=[], metavar="NAME",
+        help="also install this optional-dependencies group (pyproject.toml, setup.cfg)",
+    )
+    build.add_argument(
+        "--pip-arg", dest="pip_args", action="append", default=[], metavar="ARG",
+        help="pass ARG to pip install (repeat: --pip-arg=--no-index --pip-arg=--find-links=DIR)",
+    )
+    build.set_defaults(handler=_build)
 
     index = commands.add_parser(
         "index",

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 from debvenv.commands import SuiteStatus
 from debvenv.evaluate import ALL_STATUSES, STATUSES, CheckReport, RequirementResult, Verdict
 from debvenv.index import Target
+from debvenv.requirements import requirement_document
 from debvenv.targets import age_text
 
 SCHEMA = "debvenv.report/1"
@@ -59,23 +60,11 @@ def report_document(report: CheckReport) -> Dict[str, Any]:
     """The ``debvenv.report/1`` document: exactly the keys DESIGN.md lists."""
     requirements = []
     for result in report.results:
-        requirement = result.requirement
-        requirements.append(
-            {
-                "requirement": requirement.text,
-                "file": requirement.origin.file,
-                "line": requirement.origin.line,
-                "name": requirement.name,
-                "specifier": str(requirement.specifier),
-                "extras": list(requirement.extras),
-                "marker": str(requirement.marker) if requirement.marker is not None else None,
-                "url": requirement.url,
-                "results": {
-                    target_id: _result_document(verdict)
-                    for target_id, verdict in result.verdicts.items()
-                },
-            }
-        )
+        document = requirement_document(result.requirement)
+        document["results"] = {
+            target_id: _result_document(verdict) for target_id, verdict in result.verdicts.items()
+        }
+        requirements.append(document)
     return {
         "schema": SCHEMA,
         "targets": [_target_document(t) for t in report.targets],

@@ -63,7 +63,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Sequence
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement
@@ -128,6 +128,20 @@ class RequirementSet:
 
 class RequirementFileError(ProblemsError):
     """A requirement file is missing, unreadable or malformed; carries every problem found."""
+
+
+def requirement_document(requirement: Requirement) -> Dict[str, Any]:
+    """A requirement's fields as reports and manifests write them (JSON-ready)."""
+    return {
+        "requirement": requirement.text,
+        "file": requirement.origin.file,
+        "line": requirement.origin.line,
+        "name": requirement.name,
+        "specifier": str(requirement.specifier),
+        "extras": list(requirement.extras),
+        "marker": str(requirement.marker) if requirement.marker is not None else None,
+        "url": requirement.url,
+    }
 
 
 def default_requirement_files(directory: Path) -> tuple[Path, ...]:

@@ -31,6 +31,30 @@ from debvenv.sources import dpkgdb
 
 DEFAULT_PYTHON = Path("/usr/bin/python3")
 
+# The PEP 508 marker environment of the interpreter running it, bound to the
+# name ``environment``: a piece of every probe run under a target interpreter,
+# which may be older than ours (plain Python 3.5 syntax, standard library).
+MARKER_ENVIRONMENT_PROBE = r"""
+import os, platform, sys
+iv = sys.implementation.version
+implementation_version = "{0.major}.{0.minor}.{0.micro}".format(iv)
+if iv.releaselevel != "final":
+    implementation_version += iv.releaselevel[0] + str(iv.serial)
+environment = {
+    "implementation_name": sys.implementation.name,
+    "implementation_version": implementation_version,
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_python_implementation": platform.python_implementation(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
+"""
+
 # Runs under the target interpreter, which may be older than ours: plain
 # Python 3.5 syntax, standard library only, one JSON document on stdout.
 _PROBE = r"""
@@ -53,24 +77,7 @@ def metadata(path):
     headers = email.parser.HeaderParser().parsestr(raw)
     return headers.get("Name"), headers.get("Version")
 
-implementation = sys.implementation
-iv = implementation.version
-implementation_version = "{0.major}.{0.minor}.{0.micro}".format(iv)
-if iv.releaselevel != "final":
-    implementation_version += iv.releaselevel[0] + str(iv.serial)
-environment = {
-    "implementation_name": implementation.name,
-    "implementation_version": implementation_version,
-    "os_name": os.name,
-    "platform_machine": platform.machine(),
-    "platform_python_implementation": platform.python_implementation(),
-    "platform_release": platform.release(),
-    "platform_system": platform.system(),
-    "platform_version": platform.version(),
-    "python_full_version": platform.python_version(),
-    "python_version": ".".join(platform.python_version_tuple()[:2]),
-    "sys_platform": sys.platform,
-}
+"""+MARKER_ENVIRONMENT_PROBE+r"""
 distributions = []
 seen = set()
 # sys.path[0] is the probe's working directory, not part of the interpreter.

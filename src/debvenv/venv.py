@@ -1,0 +1,1232 @@
+"""``debvenv build``: a ``--system-site-packages`` venv holding only what Debian does not satisfy.
+
+The steps, each of which can fail without leaving a half-built venv behind:
+
+1. Evaluate the requirements against the ``installed`` target (dpkg's
+   packages as the target interpreter sees them) and plan them
+   (``plan.make_plan``): satisfied ones stay with Debian, the rest are
+   written to a pip requirements file, with the requirement files' pip
+   options and constraint files.
+2. Pin every Debian-provided distribution the interpreter sees in a pip
+   constraints file (``NAME==VERSION``), so that pip never replaces a
+   Debian library on its own. A distribution is left unpinned only where a
+   requirement forces another version: a direct requirement Debian does not
+   satisfy, a user constraint excluding Debian's version, or -- found when
+   pip reports ``ResolutionImpossible`` with the pins -- a transitive
+   requirement excluding it. What pip then installs over a Debian
+   distribution is reported as shadowing it.
+3. Create the venv with the ``virtualenv`` library (``--system-site-packages
+   --no-seed``) and run pip from virtualenv's own embedded pip wheel under
+   the venv's interpreter: pip installs into the venv without being
+   installed there, so the venv's site-packages holds exactly what the
+   system lacks. ``pip install --report`` says what was installed.
+4. Verify: ``pip check`` over the combined view (venv + system), where only
+   problems the system did not already have count; every applicable
+   top-level requirement, extras included, resolves under the venv's
+   interpreter, with its provenance.
+5. Write the manifest ``DIR/debvenv.json``.
+
+The manifest (JSON, sorted keys, ``"schema": "debvenv.manifest/1"``):
+``venv``, ``created`` (UTC), ``debvenv_version``; ``python`` {path,
+version}; ``pip`` {version (null when pip was not needed), args (URL
+credentials masked)}; ``requirements``: one per top-level requirement in
+file order -- requirement (as written), file, line, name, specifier,
+extras, marker, url, status (its verdict on ``installed``), reason (why
+Debian or the venv), and the distribution that answers it: provenance
+(``debian`` | ``venv`` | ``foreign``; null when not applicable), version,
+package, debian_version, path; ``distributions``: every distribution a
+requirement uses, directly or transitively (markers evaluated for the
+venv's interpreter), and everything pip installed -- name, version,
+provenance, package, debian_version, path, required_by (normalized names,
+``""`` for a top-level requirement), source (pip's download URL);
+``shadowed``: venv copies of Debian-provided distributions -- name,
+version, package, debian_version, debian_distribution_version, reason;
+``debian_packages``: package -> Debian version relied on; ``warnings``.
+
+Safety: a ``--venv`` that is a system prefix (``/``, ``/usr``, ``/usr/local``,
+the interpreter's prefixes or an ancestor of one), lies inside the
+interpreter's site-packages, or exists without a ``pyvenv.cfg`` is refused
+before anything is touched, and so is a ``--pip-arg`` that would install
+elsewhere (``--target``, ``--prefix``, ``--root``, ``--user``). virtualenv
+writes absolute paths into a venv (script shebangs, activate scripts), so a
+venv cannot be built elsewhere and moved: a new venv is built at DIR itself;
+a previous venv there is first renamed aside (``.NAME.debvenv-old-XXXX`` in
+the same directory), left intact, and deleted only once the new one is
+verified and its manifest written. (So while a rebuild runs, DIR holds the
+venv being built, not the old one.) Any failure, Ctrl-C or SIGTERM removes
+the new venv and every parent directory the build created, and renames the
+previous venv back. Concurrent builds of one DIR are not locked against
+each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import FrameType
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PackagingRequirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from debvenv import __version__
+from debvenv.errors import EnvironmentFailure, InputError
+from debvenv.evaluate import (
+    EXCLUDED,
+    NOT_APPLICABLE,
+    OUTDATED,
+    TOO_NEW,
+    UNKNOWN_VERSION,
+    URL,
+    CheckReport,
+    check,
+    marker_applies,
+)
+from debvenv.index import Provider, SuiteIndex
+from debvenv.names import normalize
+from debvenv.plan import VENV, Plan, make_plan
+from debvenv.requirements import Requirement, RequirementSet, requirement_document
+from debvenv.sources import dpkgdb
+from debvenv.sources.installed import DEFAULT_PYTHON, MARKER_ENVIRONMENT_PROBE, load_installed
+
+SCHEMA = "debvenv.manifest/1"
+MANIFEST_NAME = "debvenv.json"
+
+# Where a distribution the venv's interpreter sees comes from.
+DEBIAN = "debian"  # a dpkg-owned dist-info/egg-info
+VENV_PROVENANCE = "venv"  # the venv's own site-packages
+FOREIGN = "foreign"  # outside the venv, owned by no Debian package (pip put it in /usr/local)
+
+# pip >= 22.2 writes ``install --report``.
+_MIN_PIP = Version("22.2")
+# Verdicts where Debian's copy cannot be the answer: pip must install another one.
+_FORCED_PAST_DEBIAN = (OUTDATED, TOO_NEW, EXCLUDED, UNKNOWN_VERSION, URL)
+_SYSTEM_PREFIXES = ("/", "/usr", "/usr/local")
+_ASIDE_INFIX = ".debvenv-old-"
+_ERROR_LINES = 12
+_CREDENTIALS_RE = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+class UnsafeVenvError(InputError):
+    """The ``--venv`` directory, or a ``--pip-arg``, would have the build write outside a venv."""
+
+
+class BuildFailure(EnvironmentFailure):
+    """virtualenv, pip or the verification of the new venv failed."""
+
+
+# ---- the result --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstalledDistribution:
+    """One distribution pip installed into the venv, as ``pip install --report`` says."""
+
+    name: str
+    version: str
+    requested: bool  # named by the requirements pip was given, not pulled in
+    source: Optional[str]  # the URL pip took it from, credentials removed
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A venv copy of a distribution Debian also provides: the venv's wins in imports."""
+
+    name: str
+    version: str  # the venv's
+    package: str
+    debian_version: str
+    debian_distribution_version: str  # Debian's copy, as its metadata says
+    reason: str  # what forced the other version
+
+
+@dataclass(frozen=True)
+class UsedDistribution:
+    """A distribution visible to the venv that a requirement (direct or transitive) uses."""
+
+    name: str
+    version: str
+    provenance: str  # DEBIAN | VENV_PROVENANCE | FOREIGN
+    path: Optional[str]
+    package: Optional[str] = None
+    debian_version: Optional[str] = None
+    required_by: Tuple[str, ...] = ()  # normalized names; "" for a top-level requirement
+
+    @property
+    def provenance_text(self) -> str:
+        """``debian: python3-yaml 6.0-3`` or ``venv: 2.31.0``."""
+        if self.provenance == DEBIAN:
+            return f"debian: {self.package} {self.debian_version}"
+        if self.provenance == VENV_PROVENANCE:
+            return f"venv: {self.version}"
+        return f"foreign: {self.version} at {self.path}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """One top-level requirement as the finished venv resolves it."""
+
+    requirement: Requirement
+    status: str  # its verdict against the installed target
+    reason: str  # why it went to Debian or to the venv
+    distribution: Optional[UsedDistribution]  # None when not applicable
+
+    @property
+    def provenance_text(self) -> str:
+        return self.distribution.provenance_text if self.distribution else NOT_APPLICABLE
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What ``build`` made: the data the manifest and the summary are rendered from."""
+
+    venv: Path
+    python: Path
+    python_version: str
+    pip_version: Optional[str]  # None when nothing needed pip
+    pip_args: Tuple[str, ...]
+    installed: Tuple[InstalledDistribution, ...]
+    resolutions: Tuple[Resolution, ...]
+    distributions: Tuple[UsedDistribution, ...]  # sorted by normalized name
+    shadowed: Tuple[Shadow, ...]
+    constraints: Tuple[str, ...]  # the Debian pins pip was given
+    manifest: Path
+    replaced_previous: bool  # a previous venv at the same place was replaced
+    warnings: Tuple[str, ...] = ()
+
+
+# ---- building ----------------------------------------------------------------------
+
+
+def build_venv(
+    requirements: RequirementSet,
+    venv_dir: Path,
+    *,
+    python: Path = DEFAULT_PYTHON,
+    pip_args: Sequence[str] = (),
+    admin_dir: Path = dpkgdb.DEFAULT_ADMIN_DIR,
+    env: Optional[Mapping[str, str]] = None,
+    now: Optional[datetime] = None,
+) -> BuildResult:
+    """Build (or rebuild) the venv at ``venv_dir`` for ``requirements`` and verify it.
+
+    ``env`` is the environment pip and virtualenv run with (default
+    ``os.environ``: the user's pip configuration and ``PIP_*`` variables
+    apply). Raises UnsafeVenvError (exit 2) before touching anything when
+    ``venv_dir`` must not be built over, BuildFailure (exit 3) when
+    virtualenv, pip or the verification fails -- after removing what the
+    build made and restoring the previous venv.
+    """
+    environment = dict(os.environ if env is None else env)
+    refuse_redirecting_pip_args(pip_args)
+    venv_dir = Path(os.path.realpath(venv_dir))
+    index = load_installed(python, admin_dir)
+    facts = _interpreter_facts(python)
+    _refuse_system_location(venv_dir, python, facts)
+    _refuse_existing_non_venv(venv_dir)
+
+    report = check(requirements, [index])
+    plan = make_plan(report, index.target.id, requirement_set=requirements)
+    pins, unpinned = debian_pins(index, report, requirements)
+    needs_pip = any(p.destination == VENV or p.line is not None for p in plan.requirements)
+    warnings = _report_warnings(report) + _leftover_warnings(venv_dir)
+
+    destination = _Destination(venv_dir)
+    with _terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="debvenv-build-") as work:
+        try:
+            destination.begin()
+            built = _build_at(
+                venv_dir,
+                Path(work),
+                index=index,
+                report=report,
+                plan=plan,
+                pins=pins,
+                unpinned=unpinned,
+                needs_pip=needs_pip,
+                python=python,
+                python_version=facts["python_full_version"],
+                pip_args=tuple(pip_args),
+                env=environment,
+                warnings=warnings,
+                replaced=destination.replaces,
+                now=now or datetime.now(timezone.utc),
+            )
+        except BaseException:
+            destination.rollback()
+            raise
+        # The new venv is verified and its manifest written: the old one may go.
+        return _with_warnings(built, destination.commit())
+
+
+def _build_at(
+    venv_dir: Path,
+    work: Path,
+    *,
+    index: SuiteIndex,
+    report: CheckReport,
+    plan: Plan,
+    pins: Mapping[str, str],
+    unpinned: Mapping[str, str],
+    needs_pip: bool,
+    python: Path,
+    python_version: str,
+    pip_args: Tuple[str, ...],
+    env: Dict[str, str],
+    warnings: List[str],
+    replaced: bool,
+    now: datetime,
+) -> BuildResult:
+    venv_python = _create_venv(venv_dir, python, env)
+    installed: Tuple[InstalledDistribution, ...] = ()
+    pip_version: Optional[str] = None
+    forced: Dict[str, str] = dict(unpinned)
+    if needs_pip:
+        pip = _Pip.extract(python_version, work, env)
+        pip_version = pip.version
+        pip_report, forced = _install(pip, venv_python, work, plan, pins, forced, pip_args)
+        installed = _installed_distributions(pip_report)
+        if installed:
+            warnings.extend(_pip_check(pip, venv_python, python))
+
+    probe = _probe_venv(venv_python)
+    resolutions, used, problems, unresolved = _resolve(report, plan, index, probe)
+    if problems:
+        raise BuildFailure("the new venv does not satisfy its requirements:\n  " + "\n  ".join(problems))
+    warnings.extend(unresolved)
+    warnings.extend(
+        f"{d.name} {d.version} at {d.path} is owned by no Debian package and lies outside the venv "
+        "(pip put it there): the venv relies on it"
+        for d in used
+        if d.provenance == FOREIGN
+    )
+    shadowed = _shadows(installed, index, forced)
+    used_pins = {key: line for key, line in pins.items() if key not in forced}
+    result = BuildResult(
+        venv=venv_dir,
+        python=python,
+        python_version=python_version,
+        pip_version=pip_version,
+        pip_args=pip_args,
+        installed=installed,
+        resolutions=resolutions,
+        distributions=used,
+        shadowed=shadowed,
+        constraints=tuple(used_pins[key] for key in sorted(used_pins)) if needs_pip else (),
+        manifest=venv_dir / MANIFEST_NAME,
+        replaced_previous=replaced,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+    _write_json(result.manifest, manifest_document(result, now=now))
+    return result
+
+
+def _with_warnings(result: BuildResult, extra: Sequence[str]) -> BuildResult:
+    return dataclasses.replace(result, warnings=result.warnings + tuple(extra)) if extra else result
+
+
+def _report_warnings(report: CheckReport) -> List[str]:
+    # build passes the requirement files' pip options to pip: the evaluation's
+    # note that it ignored them would mislead here.
+    return [w for w in report.warnings if not w.endswith("ignored for evaluation")]
+
+
+def _leftover_warnings(venv_dir: Path) -> List[str]:
+    """A build killed outright (SIGKILL, power loss) leaves its previous venv aside: say so."""
+    try:
+        names = os.listdir(venv_dir.parent)
+    except OSError:
+        return []
+    prefix = f".{venv_dir.name}{_ASIDE_INFIX}"
+    return [
+        f"{venv_dir.parent / name}: the previous venv of an interrupted build, kept; "
+        f"move it back to {venv_dir} or delete it"
+        for name in sorted(names)
+        if name.startswith(prefix)
+    ]
+
+
+# ---- pins --------------------------------------------------------------------------
+
+
+def debian_pins(
+    index: SuiteIndex, report: CheckReport, requirements: RequirementSet
+) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """(pins, unpinned): ``NAME==VERSION`` per Debian-provided distribution, by normalized name.
+
+    ``unpinned`` holds, with the reason, the Debian distributions a direct
+    requirement or a user constraint forces past Debian's version. Where
+    several packages provide a distribution, the copy first on the
+    interpreter's path is the one it imports, and the one pinned. A version
+    that is not PEP 440 cannot be written as a pin and is left out.
+    """
+    pins: Dict[str, str] = {}
+    versions: Dict[str, Version] = {}
+    for key, providers in index.providers.items():
+        provider = providers[0]
+        try:
+            versions[key] = Version(provider.version)
+        except InvalidVersion:
+            continue
+        pins[key] = f"{provider.name}=={provider.version}"
+    unpinned: Dict[str, str] = {}
+    target = index.target
+    for result in report.results:
+        requirement = result.requirement
+        status = result.verdicts[target.id].status
+        if status in _FORCED_PAST_DEBIAN and requirement.name in pins:
+            unpinned.setdefault(requirement.name, f"{requirement.text} ({requirement.origin})")
+    for constraint in requirements.constraints:
+        version = versions.get(constraint.name)
+        if version is None or not marker_applies(constraint.marker, target.marker_environment):
+            continue
+        if constraint.url is not None or not constraint.specifier.contains(version, prereleases=True):
+            unpinned.setdefault(constraint.name, f"constraint {constraint.text} ({constraint.origin})")
+    return pins, unpinned
+
+
+# ---- refusing what would touch more than the venv ----------------------------------
+
+# pip install options that would send files somewhere other than the venv.
+_REDIRECTING_OPTIONS = ("--target", "--prefix", "--root", "--user")
+# pip's long options sharing a prefix with those: an abbreviation pip reads as one of these is harmless.
+_NEIGHBOUR_OPTIONS = (
+    "--pre", "--prefer-binary", "--progress-bar", "--proxy", "--python", "--root-user-action",
+    "--report", "--require-hashes", "--requirement", "--retries", "--trusted-host", "--timeout",
+    "--use-pep517", "--use-feature", "--use-deprecated",
+)  # fmt: skip
+# pip install's short options that take a value: the letters after one are that value.
+_SHORT_WITH_VALUE = "rcetifC"
+
+
+def _redirecting_option(arg: str) -> Optional[str]:
+    """The redirecting option ``arg`` spells, as pip's optparse would read it, if any."""
+    if arg.startswith("--"):
+        name = arg.split("=", 1)[0]
+        if name in _REDIRECTING_OPTIONS:
+            return name
+        if name in _NEIGHBOUR_OPTIONS or len(name) < 3:
+            return None
+        readings = [o for o in _REDIRECTING_OPTIONS + _NEIGHBOUR_OPTIONS if o.startswith(name)]
+        if readings and all(o in _REDIRECTING_OPTIONS for o in readings):
+            return readings[0]
+        return None
+    if arg.startswith("-"):
+        for letter in arg[1:]:  # grouped short options: -qt DIR
+            if letter == "t":
+                return "-t/--target"
+            if letter in _SHORT_WITH_VALUE:
+                return None
+    return None
+
+
+def refuse_redirecting_pip_args(pip_args: Sequence[str]) -> None:
+    """Refuse ``--pip-arg`` values that would install outside the venv (``--target``, ``--user``...).
+
+    pip accepts unique prefixes of long options and grouped short ones
+    (``--targ``, ``-qt DIR``): those are refused too.
+    """
+    for arg in pip_args:
+        option = _redirecting_option(arg)
+        if option:
+            raise UnsafeVenvError(
+                f"--pip-arg {arg}: pip's {option} installs outside the venv; debvenv installs into --venv only"
+            )
+
+
+def _refuse_existing_non_venv(venv_dir: Path) -> None:
+    if venv_dir.exists() or venv_dir.is_symlink():
+        if not venv_dir.is_dir():
+            raise UnsafeVenvError(f"--venv {venv_dir}: exists and is not a directory")
+        if not (venv_dir / "pyvenv.cfg").is_file():
+            raise UnsafeVenvError(
+                f"--venv {venv_dir}: exists and is not a virtualenv (no pyvenv.cfg); "
+                "debvenv only replaces a venv: remove it or choose another directory"
+            )
+
+
+_FACTS_PROBE = (
+    "import json, platform, site, sys\n"
+    "sites = site.getsitepackages() if hasattr(site, 'getsitepackages') else []\n"
+    "json.dump({'prefix': sys.prefix, 'base_prefix': getattr(sys, 'base_prefix', sys.prefix),"
+    " 'exec_prefix': sys.exec_prefix,"
+    " 'base_exec_prefix': getattr(sys, 'base_exec_prefix', sys.exec_prefix),"
+    " 'site_packages': sites, 'python_full_version': platform.python_version()}, sys.stdout)\n"
+)
+
+
+def _interpreter_facts(python: Path) -> Dict[str, Any]:
+    try:
+        completed = subprocess.run(
+            [str(python), "-E", "-c", _FACTS_PROBE],
+            capture_output=True, text=True, cwd="/", timeout=60, check=False,
+        )
+        facts = json.loads(completed.stdout) if completed.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError) as error:
+        raise EnvironmentFailure(f"--python {python}: cannot run: {error}") from error
+    if not isinstance(facts, dict):
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EnvironmentFailure(f"--python {python}: not a working Python 3 interpreter: {last}")
+    return facts
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _refuse_system_location(venv_dir: Path, python: Path, facts: Mapping[str, Any]) -> None:
+    target = str(venv_dir)
+    prefixes = set(_SYSTEM_PREFIXES)
+    for key in ("prefix", "base_prefix", "exec_prefix", "base_exec_prefix"):
+        prefixes.add(os.path.realpath(facts[key]))
+    for prefix in sorted(prefixes):
+        if _inside(prefix, target):
+            raise UnsafeVenvError(
+                f"--venv {venv_dir}: is the system prefix {prefix} or holds it; "
+                "debvenv never builds over the system's Python"
+            )
+    for site_dir in facts.get("site_packages") or ():
+        if _inside(target, os.path.realpath(site_dir)):
+            raise UnsafeVenvError(
+                f"--venv {venv_dir}: lies inside the system site-packages {site_dir}; "
+                "debvenv never writes there"
+            )
+    if _inside(os.path.abspath(python), target):
+        raise UnsafeVenvError(
+            f"--python {python}: lives inside --venv {venv_dir}, which a rebuild replaces; "
+            "name the base interpreter (e.g. /usr/bin/python3)"
+        )
+
+
+# ---- the destination ---------------------------------------------------------------
+
+
+class _Destination:
+    """The venv directory, made ours for the build: committed at the end or rolled back.
+
+    Every change to the file system happens with SIGINT and SIGTERM held,
+    so that the record of what was changed is always complete when an
+    interrupt arrives.
+    """
+
+    def __init__(self, venv_dir: Path) -> None:
+        self.venv_dir = venv_dir
+        self.aside: Optional[Path] = None
+        self.created_parents: List[Path] = []
+        self.owned = False
+
+    @property
+    def replaces(self) -> bool:
+        return self.aside is not None
+
+    def begin(self) -> None:
+        with _HeldInterrupts():
+            missing = []
+            parent = self.venv_dir.parent
+            while not parent.exists():
+                missing.append(parent)
+                parent = parent.parent
+            for directory in reversed(missing):
+                try:
+                    directory.mkdir()
+                except OSError as error:
+                    raise BuildFailure(
+                        f"--venv {self.venv_dir}: cannot create {directory}: {error.strerror}"
+                    ) from error
+                self.created_parents.append(directory)
+            if self.venv_dir.exists():
+                aside = self.venv_dir.with_name(f".{self.venv_dir.name}{_ASIDE_INFIX}{secrets.token_hex(4)}")
+                try:
+                    os.rename(self.venv_dir, aside)
+                except OSError as error:
+                    raise BuildFailure(
+                        f"--venv {self.venv_dir}: cannot move the previous venv aside: {error.strerror}"
+                    ) from error
+                self.aside = aside
+            self.owned = True
+
+    def rollback(self) -> None:
+        with _HeldInterrupts():
+            if self.owned and (self.venv_dir.exists() or self.venv_dir.is_symlink()):
+                _remove_tree(self.venv_dir)
+            if self.aside is not None:
+                try:
+                    os.rename(self.aside, self.venv_dir)
+                except OSError as error:
+                    raise BuildFailure(
+                        f"--venv {self.venv_dir}: the build failed and the previous venv could not be "
+                        f"moved back ({error.strerror}); it is intact at {self.aside}"
+                    ) from error
+                self.aside = None
+            for directory in reversed(self.created_parents):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            self.owned = False
+
+    def commit(self) -> List[str]:
+        """Remove the previous venv; a failure to do so is a warning, the build stands."""
+        if self.aside is None:
+            return []
+        with _HeldInterrupts():
+            try:
+                _remove_tree(self.aside)
+            except OSError as error:
+                return [f"{self.aside}: the previous venv could not be removed: {error}"]
+            finally:
+                self.owned = False
+        return []
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+    else:
+        shutil.rmtree(path)
+
+
+class _HeldInterrupts:
+    """Hold SIGINT and SIGTERM for a block that must finish; deliver them as KeyboardInterrupt after."""
+
+    def __init__(self) -> None:
+        self._previous: Dict[int, Any] = {}
+        self._received: List[int] = []
+
+    def _hold(self, signum: int, _frame: Optional[FrameType]) -> None:
+        self._received.append(signum)
+
+    def __enter__(self) -> "_HeldInterrupts":
+        # Signal handlers can only be set from the main thread; elsewhere there is nothing to hold.
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._hold)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        if self._received and exc_type is None:
+            raise KeyboardInterrupt(f"signal {self._received[0]}")
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Any:
+    """During a build, SIGTERM unwinds like Ctrl-C, so that the build cleans up after itself."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: Optional[FrameType]) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# ---- virtualenv and pip ------------------------------------------------------------
+
+
+def _create_venv(venv_dir: Path, python: Path, env: Mapping[str, str]) -> Path:
+    import virtualenv  # noqa: PLC0415 - a heavy import, needed by build only
+
+    args = ["--system-site-packages", "--no-seed", "--quiet", "-p", str(python), str(venv_dir)]
+    try:
+        session = virtualenv.cli_run(args, setup_logging=False, env=dict(env))
+    except SystemExit as error:  # virtualenv's argument parser exits on a bad interpreter
+        raise BuildFailure(f"virtualenv could not create {venv_dir} for {python} (exit {error.code})") from None
+    except Exception as error:  # noqa: BLE001 - virtualenv raises many types; all mean the same here
+        raise BuildFailure(f"virtualenv could not create {venv_dir}: {type(error).__name__}: {error}") from error
+    return Path(str(session.creator.exe))
+
+
+@dataclass(frozen=True)
+class _Pip:
+    """virtualenv's embedded pip wheel, unpacked once per build to run under any interpreter."""
+
+    directory: Path  # holds pip/ and pip-X.dist-info/
+    version: str
+    env: Mapping[str, str]
+
+    @classmethod
+    def extract(cls, python_version: str, work: Path, env: Mapping[str, str]) -> "_Pip":
+        from virtualenv.seed.wheels.embed import get_embed_wheel  # noqa: PLC0415
+
+        short = ".".join(python_version.split(".")[:2])
+        try:
+            wheel = get_embed_wheel("pip", short)
+        except Exception as error:  # noqa: BLE001 - Debian's virtualenv raises a bare Exception
+            raise BuildFailure(f"virtualenv has no pip wheel for Python {short}: {error}") from error
+        if wheel is None:
+            raise BuildFailure(f"virtualenv has no pip wheel for Python {short}")
+        version = str(wheel.version)
+        if Version(version) < _MIN_PIP:
+            raise BuildFailure(f"{wheel.path}: pip {version} is too old; build needs pip >= {_MIN_PIP}")
+        directory = work / "pip"
+        try:
+            # Unpacked rather than run from the zip: zipimport cannot cache
+            # bytecode, which costs seconds on every pip run.
+            with zipfile.ZipFile(wheel.path) as archive:
+                archive.extractall(directory)
+        except (OSError, zipfile.BadZipFile) as error:
+            raise BuildFailure(f"{wheel.path}: cannot unpack pip: {error}") from error
+        child_env = dict(env)
+        child_env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        child_env["PIP_NO_INPUT"] = "1"
+        return cls(directory=directory, version=version, env=child_env)
+
+    def command(self, python: Path, args: Sequence[str]) -> List[str]:
+        # -E: the caller's PYTHONPATH must not become part of what pip sees as installed.
+        return [str(python), "-E", str(self.directory / "pip"), *args]
+
+    def run(self, python: Path, args: Sequence[str], *, merged: bool = False) -> subprocess.CompletedProcess:
+        """Run pip; ``merged`` interleaves stderr into stdout, as pip's messages belong together."""
+        try:
+            return subprocess.run(
+                self.command(python, args),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+                text=True,
+                env=dict(self.env),
+                check=False,
+            )
+        except OSError as error:
+            raise BuildFailure(f"cannot run pip under {python}: {error}") from error
+
+
+def _pip_error(
+    completed: subprocess.CompletedProcess,
+    what: str,
+    ours: Optional[Mapping[str, str]] = None,
+    pins: Iterable[str] = (),
+) -> str:
+    """pip's own explanation, from its first error on; ``ours`` rewrites mentions of our files."""
+    output = completed.stdout + (completed.stderr or "")
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    for mention, meaning in (ours or {}).items():
+        lines = [line.replace(mention, meaning) for line in lines]
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith("ERROR:") or line == "The conflict is caused by:"),
+        max(0, len(lines) - _ERROR_LINES),
+    )
+    shown = lines[start:start + _ERROR_LINES]
+    if any(f"(constraint) {pin}" in output for pin in pins):
+        shown.append(
+            "(debvenv pins every Debian-provided distribution to its installed version: "
+            "those are the constraints above)"
+        )
+    return f"{what} failed (exit {completed.returncode}):\n  " + "\n  ".join(shown or ["no output"])
+
+
+def _install(
+    pip: _Pip,
+    venv_python: Path,
+    work: Path,
+    plan: Plan,
+    pins: Mapping[str, str],
+    unpinned: Dict[str, str],
+    pip_args: Sequence[str],
+) -> Tuple[Mapping[str, Any], Dict[str, str]]:
+    """Run ``pip install``; return its report and the Debian distributions it was allowed to replace."""
+    requirements_file = work / "requirements.txt"
+    lines = plan.venv_requirements
+    requirements_file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    # pip names a requirement by its line in our file: name the user's line instead.
+    written = {p.line: p.requirement for p in plan.requirements if p.line is not None}
+    ours = {
+        f"-r {requirements_file} (line {number})": (
+            f"{written[line].text} ({written[line].origin})" if line in written else repr(line)
+        )
+        for number, line in enumerate(lines, start=1)
+    }
+
+    def attempt(forced: Mapping[str, str], *, dry_run: bool) -> Tuple[subprocess.CompletedProcess, Path]:
+        name = "dry-run" if dry_run else "install"
+        constraints_file = work / f"debian-pins-{name}.txt"
+        kept = [line for key, line in sorted(pins.items()) if key not in forced]
+        constraints_file.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        report = work / f"report-{name}.json"
+        # The user's arguments first: where an option takes one value, ours (--report) must win.
+        args = ["install", *pip_args, "--report", str(report), "-r", str(requirements_file)]
+        args += ["-c", str(constraints_file)]
+        if dry_run:
+            args.append("--dry-run")
+        return pip.run(venv_python, args, merged=True), report
+
+    forced = dict(unpinned)
+    completed, report = attempt(forced, dry_run=False)
+    if completed.returncode != 0 and "ResolutionImpossible" in completed.stdout:
+        # A transitive requirement may force a Debian library past Debian's
+        # version: resolve without the pins to find out which, then pin the rest.
+        dry, dry_report = attempt({key: "" for key in pins}, dry_run=True)
+        if dry.returncode != 0:
+            # Not even replacing Debian's libraries would do: that is the reason to show.
+            raise BuildFailure(_pip_error(dry, "pip install", ours))
+        newly = _forced_by_resolution(_read_report(dry_report), pins)
+        if newly:
+            forced.update(newly)
+            completed, report = attempt(forced, dry_run=False)
+    if completed.returncode != 0:
+        raise BuildFailure(_pip_error(completed, "pip install", ours, pins.values()))
+    return _read_report(report), forced
+
+
+def _read_report(path: Path) -> Mapping[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            report = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise BuildFailure(f"pip wrote no readable --report: {error}") from error
+    if not isinstance(report, dict) or not isinstance(report.get("install", []), list):
+        raise BuildFailure("pip's --report has an unexpected layout")
+    return report
+
+
+def _forced_by_resolution(report: Mapping[str, Any], pins: Mapping[str, str]) -> Dict[str, str]:
+    """The pinned distributions some requirement in pip's resolution excludes at Debian's version."""
+    environment = dict(report.get("environment") or {})
+    debian_versions = {key: Version(line.split("==", 1)[1]) for key, line in pins.items()}
+    forced: Dict[str, str] = {}
+    for item in report.get("install", ()):
+        metadata = item.get("metadata") or {}
+        extras = [""] + list(item.get("requested_extras") or ())
+        for text in metadata.get("requires_dist") or ():
+            try:
+                requirement = PackagingRequirement(text)
+            except InvalidRequirement:
+                continue
+            key = normalize(requirement.name)
+            version = debian_versions.get(key)
+            if version is None or requirement.specifier.contains(version, prereleases=True):
+                continue
+            if requirement.marker is not None and not any(
+                _marker_holds(requirement, environment, extra) for extra in extras
+            ):
+                continue
+            forced.setdefault(key, f"{metadata.get('name')} {metadata.get('version')} requires {text}")
+    return forced
+
+
+def _marker_holds(requirement: PackagingRequirement, environment: Mapping[str, str], extra: str) -> bool:
+    try:
+        return bool(requirement.marker is None or requirement.marker.evaluate({**environment, "extra": extra}))
+    except ValueError:  # a marker naming a variable the environment lacks: count it, to be safe
+        return True
+
+
+def _installed_distributions(report: Mapping[str, Any]) -> Tuple[InstalledDistribution, ...]:
+    installed = []
+    for item in report.get("install", ()):
+        metadata = item.get("metadata") or {}
+        url = (item.get("download_info") or {}).get("url")
+        installed.append(
+            InstalledDistribution(
+                name=str(metadata.get("name")),
+                version=str(metadata.get("version")),
+                requested=bool(item.get("requested")),
+                source=_CREDENTIALS_RE.sub("***@", url) if url else None,
+            )
+        )
+    return tuple(sorted(installed, key=lambda d: normalize(d.name)))
+
+
+def _pip_check(pip: _Pip, venv_python: Path, system_python: Path) -> List[str]:
+    """``pip check`` over venv + system; problems the system alone already has are only warnings."""
+    # The system's own answer is the baseline; asked at the same time, it costs no wall time.
+    try:
+        baseline_process: Optional[subprocess.Popen] = subprocess.Popen(
+            pip.command(system_python, ["check"]),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(pip.env),
+        )
+    except OSError:
+        baseline_process = None
+    try:
+        completed = pip.run(venv_python, ["check"])
+        if completed.returncode == 0:
+            return []
+        baseline: Set[str] = set()
+        if baseline_process is not None:
+            output, _ = baseline_process.communicate()
+            baseline = set(_check_lines(output))
+    finally:
+        if baseline_process is not None and baseline_process.poll() is None:
+            baseline_process.kill()
+            baseline_process.wait()
+    found = _check_lines(completed.stdout)
+    if not found:
+        raise BuildFailure(_pip_error(completed, "pip check"))
+    new = [line for line in found if line not in baseline]
+    if new:
+        raise BuildFailure("pip check failed: the venv breaks requirements:\n  " + "\n  ".join(new))
+    return [f"pip check: {line} (the system already has this problem without the venv)" for line in found]
+
+
+def _check_lines(output: str) -> List[str]:
+    return [line.strip() for line in output.splitlines() if line.strip()]
+
+
+# ---- verifying ---------------------------------------------------------------------
+
+# Runs under the venv's interpreter: the marker environment, the venv's own
+# site directories, and every distribution on sys.path in path order (the
+# first of a name is the one imported), with its raw Requires-Dist.
+_VENV_PROBE = r"""
+import json, os, platform, sys, sysconfig
+try:
+    import importlib.metadata as metadata
+except ImportError:
+    metadata = None
+"""+MARKER_ENVIRONMENT_PROBE+r"""
+paths = sysconfig.get_paths()
+distributions = []
+if metadata is not None:
+    # sys.path[0] is the probe's working directory, not part of the environment.
+    for dist in metadata.distributions(path=sys.path[1:]):
+        name = dist.metadata["Name"]
+        if not name:
+            continue
+        path = getattr(dist, "_path", None)
+        distributions.append({"name": name, "version": dist.version,
+                              "path": None if path is None else os.path.normpath(str(path)),
+                              "requires": list(dist.requires or ())})
+json.dump({"environment": environment, "metadata": metadata is not None,
+           "prefix": sys.prefix, "site": sorted({paths["purelib"], paths["platlib"]}),
+           "distributions": distributions}, sys.stdout)
+"""
+
+
+@dataclass(frozen=True)
+class _Seen:
+    name: str
+    version: str
+    path: Optional[str]
+    requires: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _VenvView:
+    environment: Mapping[str, str]
+    site: Tuple[str, ...]  # the venv's own site directories, resolved
+    visible: Mapping[str, _Seen]  # normalized name -> the copy imports find first
+
+
+def _probe_venv(venv_python: Path) -> _VenvView:
+    try:
+        completed = subprocess.run(
+            [str(venv_python), "-E", "-c", _VENV_PROBE],
+            capture_output=True, text=True, cwd="/", timeout=120, check=False,
+        )
+        probe = json.loads(completed.stdout) if completed.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError) as error:
+        raise BuildFailure(f"{venv_python}: cannot run the new venv's interpreter: {error}") from error
+    if not isinstance(probe, dict):
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BuildFailure(f"{venv_python}: the new venv's interpreter does not run: {last}")
+    if not probe["metadata"]:
+        raise BuildFailure(f"{venv_python}: has no importlib.metadata (Python >= 3.8 needed to verify)")
+    visible: Dict[str, _Seen] = {}
+    for record in probe["distributions"]:
+        key = normalize(record["name"])
+        if key not in visible:
+            visible[key] = _Seen(
+                name=record["name"],
+                version=str(record["version"]),
+                path=record["path"],
+                requires=tuple(record["requires"]),
+            )
+    return _VenvView(
+        environment=probe["environment"],
+        site=tuple(os.path.realpath(p) for p in probe["site"]),
+        visible=visible,
+    )
+
+
+def _resolve(
+    report: CheckReport, plan: Plan, index: SuiteIndex, view: _VenvView
+) -> Tuple[Tuple[Resolution, ...], Tuple[UsedDistribution, ...], List[str], List[str]]:
+    """Walk every applicable requirement, with its extras, through what the venv's interpreter sees.
+
+    Returns (resolutions, used distributions, problems, warnings): a
+    top-level requirement, or an extra's requirement, that does not resolve
+    is a problem; a transitive one is a warning (``pip check`` judged those).
+    """
+    by_path: Dict[str, Provider] = {}
+    for providers in index.providers.values():
+        for provider in providers:
+            if provider.path:
+                by_path.setdefault(os.path.normpath(provider.path), provider)
+    environment = dict(view.environment)
+    problems: List[str] = []
+    warnings: List[str] = []
+    required_by: Dict[str, Set[str]] = {}
+    activated: Dict[str, Set[str]] = {}  # normalized name -> extras walked ("" is the base)
+
+    def walk(key: str, extras: Iterable[str], parent: str, origin: str, top: bool) -> None:
+        seen = view.visible[key]
+        required_by.setdefault(key, set()).add(parent)
+        before = set(activated.get(key, ()))
+        new = ({""} | set(extras)) - before
+        if not new:
+            return
+        activated[key] = before | new
+        for text in seen.requires:
+            try:
+                dependency = PackagingRequirement(text)
+            except InvalidRequirement:
+                warnings.append(f"{seen.name} {seen.version}: unreadable requirement {text!r}")
+                continue
+            contexts = [extra for extra in new if _marker_holds(dependency, environment, extra)]
+            if not contexts or any(_marker_holds(dependency, environment, extra) for extra in before):
+                continue
+            failure = _unmet(dependency.name, dependency.specifier, view)
+            if failure:
+                message = f"{seen.name} {seen.version} requires {text}: {failure}"
+                # An extra the user asked for is theirs to verify; the rest pip check judged.
+                if top and "" not in contexts:
+                    problems.append(f"{origin}: {message}")
+                else:
+                    warnings.append(message)
+                continue
+            walk(normalize(dependency.name), dependency.extras, key, origin, False)
+
+    resolutions: List[Resolution] = []
+    for result, planned in zip(report.results, plan.requirements):
+        requirement = planned.requirement  # with the constraints that apply on this target
+        status = result.verdicts[index.target.id].status
+        if not marker_applies(requirement.marker, environment):
+            resolutions.append(Resolution(requirement, NOT_APPLICABLE, planned.reason, None))
+            continue
+        origin = f"{requirement.text} ({requirement.origin})"
+        specifier = requirement.specifier if requirement.url is None else SpecifierSet()
+        failure = _unmet(requirement.name, specifier, view)
+        if failure:
+            problems.append(f"{origin}: {failure}")
+        else:
+            walk(requirement.name, requirement.extras, "", origin, True)
+        resolutions.append(Resolution(requirement, status, planned.reason, None))
+
+    used: Dict[str, UsedDistribution] = {}
+    for key in sorted(required_by):
+        used[key] = _used(view.visible[key], view, by_path, tuple(sorted(required_by[key])))
+    finished = tuple(
+        Resolution(r.requirement, r.status, r.reason, used.get(r.requirement.name))
+        if r.status != NOT_APPLICABLE
+        else r
+        for r in resolutions
+    )
+    return finished, tuple(used.values()), problems, warnings
+
+
+def _unmet(name: str, specifier: SpecifierSet, view: _VenvView) -> Optional[str]:
+    seen = view.visible.get(normalize(name))
+    if seen is None:
+        return "not installed"
+    if not specifier:
+        return None
+    try:
+        version = Version(seen.version)
+    except InvalidVersion:
+        return f"{seen.name} {seen.version} has a version that is not PEP 440; cannot compare with {specifier}"
+    if not specifier.contains(version, prereleases=True):
+        return f"found {seen.name} {seen.version} at {seen.path}, which does not satisfy {specifier}"
+    return None
+
+
+def _used(seen: _Seen, view: _VenvView, by_path: Mapping[str, Provider], required_by: Tuple[str, ...]) -> UsedDistribution:
+    path = seen.path
+    if path is not None and any(_inside(os.path.realpath(path), site) for site in view.site):
+        return UsedDistribution(seen.name, seen.version, VENV_PROVENANCE, path, required_by=required_by)
+    provider = by_path.get(path) if path is not None else None
+    if provider is not None:
+        return UsedDistribution(
+            seen.name, seen.version, DEBIAN, path,
+            package=provider.package, debian_version=provider.debian_version, required_by=required_by,
+        )
+    return UsedDistribution(seen.name, seen.version, FOREIGN, path, required_by=required_by)
+
+
+def _shadows(
+    installed: Sequence[InstalledDistribution],
+    index: SuiteIndex,
+    forced: Mapping[str, str],
+) -> Tuple[Shadow, ...]:
+    """Each installed distribution Debian also provides, with what forced it (from ``forced``)."""
+    shadows = []
+    for distribution in installed:
+        key = normalize(distribution.name)
+        providers = index.lookup(key)
+        if not providers:
+            continue
+        provider = providers[0]
+        shadows.append(
+            Shadow(
+                name=distribution.name,
+                version=distribution.version,
+                package=provider.package,
+                debian_version=provider.debian_version,
+                debian_distribution_version=provider.version,
+                reason=forced.get(key) or "pip chose it (see the pip arguments)",
+            )
+        )
+    return tuple(shadows)
+
+
+# ---- the manifest ------------------------------------------------------------------
+
+
+def _distribution_document(distribution: Optional[UsedDistribution]) -> Dict[str, Any]:
+    if distribution is None:
+        return {"provenance": None, "version": None, "package": None, "debian_version": None, "path": None}
+    return {
+        "provenance": distribution.provenance,
+        "version": distribution.version,
+        "package": distribution.package,
+        "debian_version": distribution.debian_version,
+        "path": distribution.path,
+    }
+
+
+def manifest_document(result: BuildResult, *, now: datetime) -> Dict[str, Any]:
+    """The ``debvenv.manifest/1`` document written to ``DIR/debvenv.json``."""
+    installed = {normalize(d.name): d for d in result.installed}
+    requirements = []
+    for resolution in result.resolutions:
+        requirement = resolution.requirement
+        entry = requirement_document(requirement)
+        if requirement.url:
+            entry["url"] = _CREDENTIALS_RE.sub("***@", requirement.url)
+        entry.update(status=resolution.status, reason=resolution.reason)
+        entry.update(_distribution_document(resolution.distribution))
+        requirements.append(entry)
+    distributions = []
+    for distribution in result.distributions:
+        key = normalize(distribution.name)
+        entry = {"name": distribution.name, "required_by": list(distribution.required_by)}
+        entry.update(_distribution_document(distribution))
+        pip_installed = installed.get(key)
+        entry["source"] = pip_installed.source if pip_installed else None
+        distributions.append(entry)
+    listed = {normalize(d.name) for d in result.distributions}
+    for key, pip_installed in sorted(installed.items()):
+        if key not in listed:  # installed by pip but reached by no requirement (pip arguments added it)
+            distributions.append({
+                "name": pip_installed.name, "required_by": [], "provenance": VENV_PROVENANCE,
+                "version": pip_installed.version, "package": None, "debian_version": None,
+                "path": None, "source": pip_installed.source,
+            })
+    debian_packages = {
+        d.package: d.debian_version for d in result.distributions if d.provenance == DEBIAN and d.package
+    }
+    return {
+        "schema": SCHEMA,
+        "debvenv_version": __version__,
+        "created": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "venv": str(result.venv),
+        "python": {"path": str(result.python), "version": result.python_version},
+        "pip": {
+            "version": result.pip_version,
+            "args": [_CREDENTIALS_RE.sub("***@", arg) for arg in result.pip_args],
+        },
+        "requirements": requirements,
+        "distributions": distributions,
+        "shadowed": [
+            {
+                "name": s.name,
+                "version": s.version,
+                "package": s.package,
+                "debian_version": s.debian_version,
+                "debian_distribution_version": s.debian_distribution_version,
+                "reason": s.reason,
+            }
+            for s in result.shadowed
+        ],
+        "debian_packages": dict(sorted(debian_packages.items())),
+        "warnings": list(result.warnings),
+    }
+
+
+def _write_json(path: Path, document: Mapping[str, Any]) -> None:
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+# ---- rendering ---------------------------------------------------------------------
+
+
+def render_build(result: BuildResult) -> str:
+    """The terminal summary: what Debian provides, what went to the venv and why, what it shadows."""
+    lines = [
+        f"{'rebuilt' if result.replaced_previous else 'built'} {result.venv} "
+        f"for {result.python} (Python {result.python_version})"
+        + (f", pip {result.pip_version}" if result.pip_version else ", nothing for pip to install"),
+    ]
+    by_provenance: Dict[str, List[Resolution]] = {}
+    for resolution in result.resolutions:
+        provenance = resolution.distribution.provenance if resolution.distribution else NOT_APPLICABLE
+        by_provenance.setdefault(provenance, []).append(resolution)
+    from_debian = by_provenance.get(DEBIAN, [])
+    if from_debian:
+        lines += ["", f"from Debian ({len(from_debian)}):"]
+        lines += [f"  {r.requirement.text}: {r.provenance_text}" for r in from_debian]
+    for provenance, heading in ((VENV_PROVENANCE, "in the venv"), (FOREIGN, "outside Debian and the venv")):
+        resolutions = by_provenance.get(provenance, [])
+        if resolutions:
+            lines += ["", f"{heading} ({len(resolutions)}):"]
+            for resolution in resolutions:
+                lines.append(f"  {resolution.requirement.text}: {resolution.provenance_text}")
+                lines.append(f"    because {resolution.reason}")
+    skipped = by_provenance.get(NOT_APPLICABLE, [])
+    if skipped:
+        lines += ["", f"not applicable ({len(skipped)}):"]
+        lines += [f"  {r.requirement.text}" for r in skipped]
+    top_level = {r.requirement.name for r in result.resolutions}
+    pulled = [d for d in result.installed if normalize(d.name) not in top_level]
+    if pulled:
+        required = {normalize(d.name): d.required_by for d in result.distributions}
+        lines += ["", f"pulled into the venv as dependencies ({len(pulled)}):"]
+        for distribution in pulled:
+            by = ", ".join(name for name in required.get(normalize(distribution.name), ()) if name)
+            lines.append(f"  {distribution.name} {distribution.version}" + (f" (for {by})" if by else ""))
+    relied = sorted(
+        {(d.package, d.debian_version) for d in result.distributions if d.provenance == DEBIAN and d.package}
+    )
+    if relied:
+        lines += ["", f"Debian packages relied on ({len(relied)}):"]
+        lines += [f"  {package} {version}" for package, version in relied]
+    if result.shadowed:
+        lines += ["", f"shadowing Debian ({len(result.shadowed)}):"]
+        for shadow in result.shadowed:
+            lines.append(
+                f"  {shadow.name} {shadow.version} shadows {shadow.package} {shadow.debian_version}"
+                f" ({shadow.debian_distribution_version}): {shadow.reason}"
+            )
+    if result.warnings:
+        lines += ["", "warnings:"]
+        lines += [f"  {warning}" for warning in result.warnings]
+    lines += ["", f"manifest: {result.manifest}"]
+    return "\n".join(lines) + "\n"

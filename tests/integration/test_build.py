@@ -1,0 +1,610 @@
+"""``debvenv build`` against this machine's real dpkg, apt and /usr/bin/python3.
+
+Needs python3-yaml installed (the README's test command installs it).
+
+Where the wheels come from, without the network: the test package
+(``debvenv-test-sixuser``, which requires six) is written as a wheel by
+``wheelhouse.write_wheel`` into a wheelhouse used with ``--no-index
+--find-links``; pip's configuration on the machine is switched off
+(``PIP_CONFIG_FILE=/dev/null``, no ``PIP_*`` variables) so that nothing but
+the wheelhouse can answer. With python3-six installed (as on a machine
+running these tests: python3-hypothesis needs it), six comes from Debian and
+the venv holds the test package alone.
+
+The issue's own case -- python3-six not installed, so that six lands in the
+venv -- runs two ways. Offline, as root: in a private mount namespace the
+system's dist-packages is replaced by a copy without python3-six's files
+(dpkg and the rest of the machine untouched), and the six wheel is made from
+those very files. With the network, as root: python3-six's .deb is fetched
+with ``apt-get download``, the wheel made from it, python3-six removed when
+nothing else depends on it and put back from that .deb afterwards (skipped,
+with the reason, where other packages need it). Shadowing needs a six newer
+than Debian's from the package index: ``network`` too.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Set
+
+import pytest
+from virtualenv.seed.wheels.embed import get_embed_wheel
+from wheelhouse import wheel_from_deb, wheel_from_dist_packages, write_wheel
+
+from debvenv.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, InputError
+from debvenv.requirements import read_requirements
+from debvenv.venv import (
+    MANIFEST_NAME,
+    SCHEMA,
+    BuildFailure,
+    UnsafeVenvError,
+    build_venv,
+    render_build,
+)
+
+PYTHON = Path("/usr/bin/python3")
+DIST_PACKAGES = "/usr/lib/python3/dist-packages/"
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+TEST_PACKAGE = "debvenv-test-sixuser"
+TEST_MODULE = "debvenv_test_sixuser"
+SIXUSER_CODE = b"import six\nVALUE = six.ensure_text(b'made with six')\n"
+MISSING = "debvenv-test-not-in-the-wheelhouse"
+
+
+# ---- the machine ------------------------------------------------------------------------
+
+
+def installed_version(package: str) -> Optional[str]:
+    """dpkg's version of ``package`` when it is installed, else None."""
+    completed = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${db:Status-Status} ${Version}", package], capture_output=True, text=True
+    )
+    state, _, version = completed.stdout.partition(" ")
+    return version if completed.returncode == 0 and state == "installed" else None
+
+
+def system_version(distribution: str) -> str:
+    script = "import sys, importlib.metadata as m; print(m.version(sys.argv[1]))"
+    return subprocess.run(
+        [str(PYTHON), "-E", "-c", script, distribution], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def python_version() -> str:
+    script = "import platform; print(platform.python_version())"
+    return subprocess.run([str(PYTHON), "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def venv_distributions(venv: Path) -> Set[str]:
+    """The dist-info/egg-info names in the venv's own site-packages."""
+    found = glob.glob(str(venv / "lib" / "python3*" / "site-packages" / "*.*-info"))
+    return {os.path.basename(path) for path in found}
+
+
+def run_in(venv: Path, code: str) -> str:
+    completed = subprocess.run(
+        [str(venv / "bin" / "python"), "-E", "-c", code], capture_output=True, text=True, cwd="/"
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout.strip()
+
+
+def module_files(venv: Path, *modules: str) -> Dict[str, str]:
+    code = f"import json, importlib; print(json.dumps({{m: importlib.import_module(m).__file__ for m in {list(modules)!r}}}))"
+    return json.loads(run_in(venv, code))
+
+
+def pip_check(python: Path) -> Set[str]:
+    """``pip check`` as virtualenv's own pip wheel answers it under ``python``: the problem lines."""
+    wheel = get_embed_wheel("pip", ".".join(python_version().split(".")[:2]))
+    completed = subprocess.run(
+        [str(python), "-E", f"{wheel.path}/pip", "check"], capture_output=True, text=True,
+        env=clean_pip_environment(),
+    )
+    assert completed.returncode in (0, 1), completed.stderr
+    return {line.strip() for line in completed.stdout.splitlines() if line.strip()}
+
+
+def clean_pip_environment() -> Dict[str, str]:
+    """The caller's environment without the machine's pip configuration: only the wheelhouse answers."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
+    environment["PIP_CONFIG_FILE"] = os.devnull
+    return environment
+
+
+def listing(directory: Path) -> List[str]:
+    return sorted(os.listdir(directory)) if directory.exists() else []
+
+
+# ---- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def yaml_package() -> str:
+    version = installed_version("python3-yaml")
+    assert version, "apt-get install -y python3-yaml first (the README's test command does)"
+    return version
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("wheelhouse")
+    write_wheel(directory, TEST_PACKAGE, "1.0", {f"{TEST_MODULE}.py": SIXUSER_CODE}, requires=["six>=1.10"])
+    write_wheel(
+        directory, "debvenv-test-needs-six-99", "1.0", {"debvenv_test_needs_six_99.py": b""}, requires=["six>=99"]
+    )
+    return directory
+
+
+def write_requirements(directory: Path, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "requirements.txt"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def build(requirements_file: Path, venv: Path, *pip_args: str, env: Optional[Dict[str, str]] = None):
+    return build_venv(
+        read_requirements([requirements_file]),
+        venv,
+        pip_args=pip_args,
+        env=clean_pip_environment() if env is None else env,
+    )
+
+
+def offline(wheelhouse: Path) -> List[str]:
+    return ["--no-index", "--find-links", str(wheelhouse)]
+
+
+# ---- the venv holds what Debian lacks, and nothing else --------------------------------
+
+REQUIREMENTS = """\
+    PyYAML>=5
+    six
+    debvenv-test-sixuser
+    Django ; python_version < "3"
+"""
+
+
+def test_debian_keeps_what_it_satisfies_and_the_venv_gets_the_rest(tmp_path, wheelhouse, yaml_package):
+    six_package = installed_version("python3-six")
+    if six_package is None:
+        pytest.skip("python3-six is not installed: test_six_missing_from_debian_goes_into_the_venv covers this")
+    requirements_file = write_requirements(tmp_path / "project", REQUIREMENTS)
+    venv = tmp_path / "venv"
+
+    result = build(requirements_file, venv, *offline(wheelhouse))
+
+    assert [(d.name, d.version, d.requested) for d in result.installed] == [(TEST_PACKAGE, "1.0", True)]
+    assert venv_distributions(venv) == {f"{TEST_MODULE}-1.0.dist-info"}
+    files = module_files(venv, "yaml", "six", TEST_MODULE)
+    assert files["yaml"].startswith(DIST_PACKAGES)
+    assert files["six"].startswith(DIST_PACKAGES)
+    assert files[TEST_MODULE].startswith(str(venv) + "/")
+    assert run_in(venv, f"import {TEST_MODULE}; print({TEST_MODULE}.VALUE)") == "made with six"
+    # pip check over venv + system finds nothing the system alone does not already have.
+    assert pip_check(venv / "bin" / "python") <= pip_check(PYTHON)
+
+    assert {r.requirement.name: r.provenance_text for r in result.resolutions} == {
+        "pyyaml": f"debian: python3-yaml {yaml_package}",
+        "six": f"debian: python3-six {six_package}",
+        TEST_PACKAGE: "venv: 1.0",
+        "django": "not-applicable",
+    }
+    assert result.shadowed == ()
+    assert f"PyYAML=={system_version('PyYAML')}" in result.constraints
+    assert f"six=={system_version('six')}" in result.constraints
+
+    manifest = json.loads((venv / MANIFEST_NAME).read_text())
+    assert manifest["schema"] == SCHEMA
+    assert manifest["venv"] == str(venv)
+    assert manifest["python"] == {"path": str(PYTHON), "version": python_version()}
+    assert [(r["requirement"], r["file"], r["line"], r["provenance"]) for r in manifest["requirements"]] == [
+        ("PyYAML>=5", str(requirements_file), 1, "debian"),
+        ("six", str(requirements_file), 2, "debian"),
+        (TEST_PACKAGE, str(requirements_file), 3, "venv"),
+        ('Django ; python_version < "3"', str(requirements_file), 4, None),
+    ]
+    assert manifest["requirements"][3]["status"] == "not-applicable"
+    distributions = {d["name"]: d for d in manifest["distributions"]}
+    assert {
+        name: (d["provenance"], d["version"], d["package"], d["debian_version"]) for name, d in distributions.items()
+    } == {
+        "PyYAML": ("debian", system_version("PyYAML"), "python3-yaml", yaml_package),
+        "six": ("debian", system_version("six"), "python3-six", six_package),
+        TEST_PACKAGE: ("venv", "1.0", None, None),
+    }
+    assert distributions["six"]["path"].startswith(DIST_PACKAGES)
+    assert distributions["six"]["required_by"] == ["", TEST_PACKAGE]
+    assert distributions[TEST_PACKAGE]["source"] == (wheelhouse / f"{TEST_MODULE}-1.0-py3-none-any.whl").as_uri()
+    assert manifest["debian_packages"] == {"python3-six": six_package, "python3-yaml": yaml_package}
+    assert manifest["shadowed"] == []
+    assert manifest["pip"]["args"] == offline(wheelhouse)
+
+    summary = render_build(result)
+    assert f"PyYAML>=5: debian: python3-yaml {yaml_package}" in summary
+    assert f"{TEST_PACKAGE}: venv: 1.0" in summary
+    assert f"manifest: {venv / MANIFEST_NAME}" in summary
+
+
+def test_everything_satisfied_needs_no_pip(tmp_path, yaml_package):
+    requirements_file = write_requirements(tmp_path / "project", "PyYAML\n")
+    venv = tmp_path / "venv"
+
+    result = build(requirements_file, venv)
+
+    assert result.pip_version is None and result.installed == () and result.constraints == ()
+    assert venv_distributions(venv) == set()
+    assert module_files(venv, "yaml")["yaml"].startswith(DIST_PACKAGES)
+    manifest = json.loads((venv / MANIFEST_NAME).read_text())
+    assert [(d["name"], d["provenance"], d["package"]) for d in manifest["distributions"]] == [
+        ("PyYAML", "debian", "python3-yaml")
+    ]
+
+
+@pytest.fixture
+def six_absent(tmp_path_factory: pytest.TempPathFactory):
+    """A real six wheel made from Debian's python3-six .deb, with python3-six not installed meanwhile."""
+    installed = installed_version("python3-six")
+    if installed is not None:
+        if os.geteuid() != 0:
+            pytest.skip("python3-six is installed and removing it for the test needs root")
+        simulated = subprocess.run(
+            ["apt-get", "-s", "remove", "python3-six"], capture_output=True, text=True, check=True
+        ).stdout
+        others = sorted(line.split()[1] for line in simulated.splitlines() if line.startswith("Remv "))
+        others.remove("python3-six")
+        if others:
+            pytest.skip(f"removing python3-six would also remove {', '.join(others)}")
+    downloads = tmp_path_factory.mktemp("debs")
+    spec = f"python3-six={installed}" if installed else "python3-six"
+    fetched = subprocess.run(["apt-get", "download", spec], cwd=downloads, capture_output=True, text=True)
+    if fetched.returncode != 0:
+        pytest.skip(f"cannot fetch python3-six's .deb: {fetched.stderr.strip()}")
+    deb = next(downloads.glob("python3-six_*.deb"))
+    wheels = tmp_path_factory.mktemp("six-wheel")
+    wheel_from_deb(deb, "six", wheels, tmp_path_factory.mktemp("six-deb"))
+    if installed is None:
+        yield wheels
+        return
+    automatic = "python3-six" in subprocess.run(
+        ["apt-mark", "showauto", "python3-six"], capture_output=True, text=True
+    ).stdout.split()
+    subprocess.run(["apt-get", "remove", "-y", "python3-six"], capture_output=True, check=True)
+    try:
+        yield wheels
+    finally:
+        # Back from the very .deb that was installed: no network needed to restore.
+        subprocess.run(["dpkg", "-i", str(deb)], capture_output=True, check=True)
+        if automatic:
+            subprocess.run(["apt-mark", "auto", "python3-six"], capture_output=True, check=True)
+
+
+def expect_six_in_the_venv(venv, installed, files, venv_problems, system_problems, yaml_package):
+    """The issue's acceptance: the venv holds six and the test package, and nothing else."""
+    assert installed == {"six", TEST_PACKAGE}
+    assert venv_distributions(venv) == {"six-1.16.0.dist-info", f"{TEST_MODULE}-1.0.dist-info"}
+    assert files["yaml"].startswith(DIST_PACKAGES)
+    assert files["six"].startswith(str(venv) + "/")
+    assert files[TEST_MODULE].startswith(str(venv) + "/")
+    # pip check over venv + system finds nothing the system alone does not already have.
+    assert set(venv_problems) <= set(system_problems)
+    manifest = json.loads((venv / MANIFEST_NAME).read_text())
+    distributions = {d["name"]: (d["provenance"], d["package"]) for d in manifest["distributions"]}
+    assert distributions == {"PyYAML": ("debian", "python3-yaml"), "six": ("venv", None), TEST_PACKAGE: ("venv", None)}
+    assert [(r["name"], r["provenance"]) for r in manifest["requirements"][:3]] == [
+        ("pyyaml", "debian"), ("six", "venv"), (TEST_PACKAGE, "venv")]
+    assert manifest["debian_packages"] == {"python3-yaml": yaml_package}
+    assert manifest["shadowed"] == []
+
+
+@pytest.mark.network
+@pytest.mark.root
+def test_six_missing_from_debian_goes_into_the_venv(tmp_path, wheelhouse, yaml_package, six_absent):
+    assert installed_version("python3-six") is None
+    requirements_file = write_requirements(tmp_path / "project", REQUIREMENTS)
+    venv = tmp_path / "venv"
+
+    result = build(requirements_file, venv, *offline(wheelhouse), "--find-links", str(six_absent))
+
+    expect_six_in_the_venv(
+        venv,
+        {d.name for d in result.installed},
+        module_files(venv, "yaml", "six", TEST_MODULE),
+        pip_check(venv / "bin" / "python"),
+        pip_check(PYTHON),
+        yaml_package,
+    )
+
+
+# Runs inside a private mount namespace, where the system's dist-packages lacks six.
+_HIDDEN_SIX_SCRIPT = """
+import json, subprocess, sys
+from pathlib import Path
+from debvenv.requirements import read_requirements
+from debvenv.venv import build_venv
+
+requirements_file, venv, pip_wheel, *pip_args = sys.argv[1:]
+venv = Path(venv)
+result = build_venv(read_requirements([Path(requirements_file)]), venv, pip_args=pip_args)
+
+def problems(python):
+    output = subprocess.run([python, "-E", pip_wheel + "/pip", "check"], capture_output=True, text=True).stdout
+    return [line.strip() for line in output.splitlines() if line.strip()]
+
+code = "import json, importlib; print(json.dumps({m: importlib.import_module(m).__file__ for m in sys.argv[1:]}))"
+files = subprocess.run([str(venv / "bin" / "python"), "-E", "-c", "import sys; " + code, "yaml", "six", %r],
+                       capture_output=True, text=True, check=True).stdout
+system_sees_six = subprocess.run(["/usr/bin/python3", "-E", "-c", "import six"], capture_output=True).returncode == 0
+print(json.dumps({"installed": [d.name for d in result.installed], "files": json.loads(files),
+                  "venv_problems": problems(str(venv / "bin" / "python")),
+                  "system_problems": problems("/usr/bin/python3"), "system_sees_six": system_sees_six}))
+""" % TEST_MODULE
+
+
+@pytest.mark.root
+def test_six_hidden_from_the_system_goes_into_the_venv(tmp_path, wheelhouse, yaml_package):
+    """The same acceptance offline, where python3-six cannot be removed: its files are hidden.
+
+    In a private mount namespace, a copy of dist-packages without python3-six's
+    files is mounted over the real one: the system Python (and so debvenv)
+    sees no six, while dpkg and everything outside the namespace are
+    untouched. The six wheel is made from python3-six's own installed files.
+    """
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) for a private mount namespace")
+    if installed_version("python3-six") is None:
+        pytest.skip("python3-six is not installed: test_six_missing_from_debian_goes_into_the_venv covers this")
+    six_wheels = tmp_path / "six-wheel"
+    wheel_from_dist_packages(Path(DIST_PACKAGES), "six", six_wheels)
+    hidden = tmp_path / "dist-packages"
+    shutil.copytree(
+        DIST_PACKAGES, hidden, symlinks=True,
+        ignore=lambda directory, names: [n for n in names if n == "six.py" or n.startswith(("six-", "six."))],
+    )
+    requirements_file = write_requirements(tmp_path / "project", REQUIREMENTS)
+    venv = tmp_path / "venv"
+    pip_wheel = get_embed_wheel("pip", ".".join(python_version().split(".")[:2])).path
+    environment = clean_pip_environment()
+    environment["PYTHONPATH"] = SRC
+    script = [str(PYTHON), "-c", _HIDDEN_SIX_SCRIPT, str(requirements_file), str(venv), str(pip_wheel),
+              *offline(wheelhouse), "--find-links", str(six_wheels)]
+    completed = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         f'mount --bind "$0" {DIST_PACKAGES.rstrip("/")} && exec "$@"', str(hidden), *script],
+        capture_output=True, text=True, env=environment,
+    )
+    if completed.returncode != 0 and "mount" in completed.stderr and "debvenv" not in completed.stderr:
+        pytest.skip(f"cannot mount in a private namespace here: {completed.stderr.strip()}")
+    assert completed.returncode == 0, completed.stderr
+    facts = json.loads(completed.stdout)
+
+    assert not facts["system_sees_six"]
+    expect_six_in_the_venv(
+        venv, set(facts["installed"]), facts["files"], facts["venv_problems"], facts["system_problems"], yaml_package
+    )
+
+
+@pytest.mark.network
+@pytest.mark.parametrize(
+    "requirements, forced_by",
+    [
+        ("six>=1.17\n", "six>=1.17"),
+        # Only pip's resolution shows that this package forces a newer six.
+        ("debvenv-test-newsix\n", "debvenv-test-newsix 1.0 requires six>=1.17"),
+    ],
+)
+def test_a_requirement_forcing_a_newer_copy_shadows_debian(tmp_path, requirements, forced_by):
+    six_package = installed_version("python3-six")
+    if six_package is None or not system_version("six").startswith("1.16"):
+        pytest.skip("needs python3-six 1.16 installed")
+    wheels = tmp_path / "wheels"
+    write_wheel(wheels, "debvenv-test-newsix", "1.0", {"debvenv_test_newsix.py": b""}, requires=["six>=1.17"])
+    requirements_file = write_requirements(tmp_path / "project", requirements)
+    venv = tmp_path / "venv"
+
+    # The machine's own pip configuration chooses the package index.
+    result = build(requirements_file, venv, "--find-links", str(wheels), env=dict(os.environ))
+
+    [shadow] = result.shadowed
+    assert (shadow.name, shadow.package, shadow.debian_version, shadow.debian_distribution_version) == (
+        "six", "python3-six", six_package, "1.16.0")
+    assert forced_by in shadow.reason
+    assert module_files(venv, "six")["six"].startswith(str(venv) + "/")
+    assert f"six=={system_version('six')}" not in result.constraints
+    manifest = json.loads((venv / MANIFEST_NAME).read_text())
+    assert [(s["name"], s["package"], s["version"]) for s in manifest["shadowed"]] == [
+        ("six", "python3-six", shadow.version)
+    ]
+    assert f"six {shadow.version} shadows python3-six {six_package}" in render_build(result)
+
+
+# ---- failures leave nothing half-built -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "requirement, reason",
+    [
+        (MISSING, "No matching distribution found for debvenv-test-not-in-the-wheelhouse"),
+        ("debvenv-test-needs-six-99", "six>=99"),
+        ("PyYAML>=99", "No matching distribution found for PyYAML>=99"),
+    ],
+)
+def test_a_failed_build_leaves_no_directory(tmp_path, wheelhouse, requirement, reason):
+    requirements_file = write_requirements(tmp_path / "project", f"{requirement}\n")
+    venv = tmp_path / "deploy" / "venv"  # its parent does not exist either
+
+    with pytest.raises(BuildFailure) as raised:
+        build(requirements_file, venv, *offline(wheelhouse))
+
+    assert raised.value.exit_code == EXIT_ENVIRONMENT
+    assert "pip install failed" in str(raised.value) and reason in str(raised.value)
+    assert listing(tmp_path) == ["project"]
+
+
+@pytest.mark.parametrize("hash_ok", [True, False])
+def test_hashes_reach_pip(tmp_path, wheelhouse, hash_ok):
+    digest = hashlib.sha256((wheelhouse / f"{TEST_MODULE}-1.0-py3-none-any.whl").read_bytes()).hexdigest()
+    if not hash_ok:
+        digest = "0" * 64
+    requirements_file = write_requirements(tmp_path / "project", f"{TEST_PACKAGE}==1.0 --hash=sha256:{digest}\n")
+    venv = tmp_path / "venv"
+
+    if hash_ok:
+        result = build(requirements_file, venv, "--require-hashes", *offline(wheelhouse))
+        assert [d.name for d in result.installed] == [TEST_PACKAGE]
+    else:
+        with pytest.raises(BuildFailure, match="DO NOT MATCH THE HASHES"):
+            build(requirements_file, venv, "--require-hashes", *offline(wheelhouse))
+        assert not venv.exists()
+
+
+@pytest.fixture
+def previous_venv(tmp_path, wheelhouse):
+    """A working venv built from a requirements file that names its own wheelhouse (relative)."""
+    project = tmp_path / "project"
+    shutil.copytree(wheelhouse, project / "wheels")
+    requirements_file = write_requirements(project, f"--no-index\n--find-links ./wheels\n{TEST_PACKAGE}\n")
+    venv = tmp_path / "venv"
+    build(requirements_file, venv)
+    return venv, (venv / MANIFEST_NAME).read_text()
+
+
+def test_a_failed_rebuild_keeps_the_previous_venv_working(tmp_path, previous_venv):
+    venv, manifest = previous_venv
+    requirements_file = write_requirements(
+        tmp_path / "project", f"--no-index\n--find-links ./wheels\n{TEST_PACKAGE}\n{MISSING}\n"
+    )
+
+    with pytest.raises(BuildFailure, match=MISSING):
+        build(requirements_file, venv)
+
+    assert run_in(venv, f"import {TEST_MODULE}; print({TEST_MODULE}.VALUE)") == "made with six"
+    assert (venv / MANIFEST_NAME).read_text() == manifest
+    assert listing(tmp_path) == ["project", "venv"]
+
+
+def test_a_rebuild_replaces_the_previous_venv(tmp_path, previous_venv, yaml_package):
+    venv, _ = previous_venv
+    requirements_file = write_requirements(tmp_path / "project", "PyYAML\n")
+
+    result = build(requirements_file, venv)
+
+    assert result.replaced_previous
+    assert venv_distributions(venv) == set()
+    manifest = json.loads((venv / MANIFEST_NAME).read_text())
+    assert [r["requirement"] for r in manifest["requirements"]] == ["PyYAML"]
+    assert listing(tmp_path) == ["project", "venv"]
+
+
+_BUILD_SCRIPT = """
+import sys
+from pathlib import Path
+from debvenv.requirements import read_requirements
+from debvenv.venv import build_venv
+build_venv(read_requirements([Path(sys.argv[1])]), Path(sys.argv[2]), pip_args=sys.argv[3:])
+"""
+
+
+@pytest.mark.parametrize(
+    "signum, rebuild", [(signal.SIGINT, False), (signal.SIGTERM, True)], ids=["ctrl-c-build", "sigterm-rebuild"]
+)
+def test_an_interrupted_build_leaves_no_half_built_venv(tmp_path, wheelhouse, previous_venv, signum, rebuild):
+    venv = tmp_path / "venv" if rebuild else tmp_path / "fresh"
+    manifest = previous_venv[1]
+    requirements_file = write_requirements(tmp_path / "other", f"{TEST_PACKAGE}\n")
+    environment = clean_pip_environment()
+    environment["PYTHONPATH"] = SRC
+    process = subprocess.Popen(
+        [str(PYTHON), "-c", _BUILD_SCRIPT, str(requirements_file), str(venv), *offline(wheelhouse)],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    # Strike once the new venv exists: virtualenv has run, pip has not finished.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        building = (venv / "pyvenv.cfg").exists() and (
+            not rebuild or any(name.startswith(".venv.debvenv-old-") for name in os.listdir(tmp_path))
+        )
+        if building:
+            break
+        time.sleep(0.005)
+    assert process.poll() is None, "the build ended before it could be interrupted"
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode != 0
+    assert "KeyboardInterrupt" in stderr
+    assert listing(tmp_path) == sorted(["other", "project", "venv"])
+    if rebuild:
+        assert (venv / MANIFEST_NAME).read_text() == manifest
+        assert run_in(venv, f"import {TEST_MODULE}; print({TEST_MODULE}.VALUE)") == "made with six"
+
+
+# ---- refusing to build over what is not a venv -----------------------------------------
+
+
+def _existing_directory(tmp_path: Path) -> Path:
+    directory = tmp_path / "data"
+    directory.mkdir()
+    (directory / "keep.txt").write_text("precious\n")
+    return directory
+
+
+def _existing_file(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.write_text("precious\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        (lambda tmp: Path("/usr"), "system prefix /usr"),
+        (lambda tmp: Path("/usr/local"), "system prefix /usr/local"),
+        (lambda tmp: Path("/"), "system prefix"),
+        (lambda tmp: Path(DIST_PACKAGES) / "debvenv-test-venv", "inside the system site-packages"),
+        (_existing_directory, "is not a virtualenv (no pyvenv.cfg)"),
+        (_existing_file, "is not a directory"),
+    ],
+    ids=["usr", "usr-local", "root", "dist-packages", "non-venv-directory", "file"],
+)
+def test_refuses_what_is_not_a_venv_and_touches_nothing(tmp_path, where, message):
+    venv = where(tmp_path)
+    before = listing(venv) if venv.is_dir() else None
+    requirements_file = write_requirements(tmp_path / "project", "PyYAML\n")
+
+    with pytest.raises(UnsafeVenvError, match=re.escape(message)) as raised:
+        build(requirements_file, venv)
+
+    assert raised.value.exit_code == EXIT_BAD_INPUT
+    if before is not None:
+        assert listing(venv) == before
+    if venv.parent == tmp_path:
+        assert (venv / "keep.txt" if venv.is_dir() else venv).read_text() == "precious\n"
+    else:
+        assert not venv.exists() or before is not None
+
+
+@pytest.mark.parametrize(
+    "pip_args",
+    [["--target", "/usr/lib/python3/dist-packages"], ["--targ=/tmp/x"], ["-qt", "/tmp/x"], ["--user"],
+     ["--prefix=/usr"], ["--root", "/"]],
+)
+def test_refuses_pip_arguments_that_install_outside_the_venv(tmp_path, pip_args):
+    requirements_file = write_requirements(tmp_path / "project", f"{MISSING}\n")
+
+    with pytest.raises(InputError, match="installs outside the venv") as raised:
+        build(requirements_file, tmp_path / "venv", *pip_args)
+
+    assert raised.value.exit_code == EXIT_BAD_INPUT
+    assert listing(tmp_path) == ["project"]
