@@ -350,7 +350,6 @@ def test_real_release_fields():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("Origin: Debian\nLabel: Debian\n", "neither Suite nor Codename"),
         ("Codename: sid\nNotAutomatic: maybe\n", "'maybe' is not yes/no"),
         ("Codename: sid\n<html>\n", "expected 'Field: value'"),
     ],
@@ -358,6 +357,12 @@ def test_real_release_fields():
 def test_bad_release(text, message):
     with pytest.raises(AptListsError, match=message):
         AptRelease.from_text(text, Path("Release"))
+
+
+def test_flat_repository_release_without_suite_or_codename_is_accepted():
+    # What `apt-ftparchive release` writes for a flat repository (autopkgtest adds one).
+    release = AptRelease.from_text("Date: Sat, 21 Nov 2026 16:46:00 UTC\nMD5Sum:\n d41d8 0 Packages\n", Path("Release"))
+    assert (release.name, release.priority) == (None, 500)
 
 
 def test_release_without_inrelease_uses_plain_release(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
@@ -89,8 +90,12 @@ def test_read_sources_finds_every_entry_in_apt_order(tree, expected):
     assert summary(read_sources(DATA / tree)) == expected
 
 
-def test_only_list_and_sources_files_with_apt_names_are_read():
-    names = [p.name for p in source_files(DATA / "third-party")]
+def test_only_list_and_sources_files_with_apt_names_are_read(tmp_path):
+    tree = tmp_path / "third-party"
+    shutil.copytree(DATA / "third-party", tree)
+    # Made here, not committed: dpkg-source and dh_clean drop *~ files from a package build.
+    (tree / "sources.list.d" / "backup.list~").write_text("this is not an apt source line\n")
+    names = [p.name for p in source_files(tree)]
     # README, *.save, *~, "bad name.list", *.dpkg-old, *.txt, *.disabled hold garbage: never read.
     assert names == [
         "a-cdrom.list",

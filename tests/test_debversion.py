@@ -494,13 +494,16 @@ def spelled_alike(version: Version, spec_set: SpecifierSet) -> bool:
     Otherwise low(V) cannot be right: ">=1.0" must accept 1 and reject 1.0~rc1,
     but dpkg sorts 1 < 1.0~rc1 < 1.0 (the module's docstring names this limit).
     The bounds of wildcards and of <, <= and > on a final release hold for any
-    number of zeros, so those are not filtered.
+    number of zeros, so those are not filtered, except a post-release against
+    <=: "<=1.2" is << 1.2.0.1~, which dpkg passes for 1.2.0.0.post1 though PEP
+    440 puts it above 1.2 (found by hypothesis: <=0.0.0 and 0.0.0.0.post0).
     """
     for spec in spec_set:
         if spec.version.endswith(".*"):
             continue
         bound = Version(spec.version)
-        if spec.operator in ("<", "<=", ">") and is_final(bound):
+        post_under_le = spec.operator == "<=" and version.is_postrelease
+        if spec.operator in ("<", "<=", ">") and is_final(bound) and not post_under_le:
             continue
         if stripped(bound.release) == stripped(version.release) and len(bound.release) != len(version.release):
             return False

@@ -127,8 +127,8 @@ class AptRelease:
             if match is None:
                 raise AptListsError(f"{path}: expected 'Field: value', got {line[:60]!r}")
             fields.setdefault(match.group(1).lower(), match.group(2))
-        if not fields.get("suite") and not fields.get("codename"):
-            raise AptListsError(f"{path}: neither Suite nor Codename is given")
+        # A flat repository (deb file:/srv/repo ./, as autopkgtest adds) may name
+        # neither; apt accepts it, and so do we: its packages then carry no suite.
         return cls(
             path=path,
             suite=fields.get("suite") or None,
