@@ -175,7 +175,8 @@ def _plan(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     options = TargetOptions(python=args.python, admin_dir=args.admin_dir)
     result = build_requirements(
-        args.reqfiles, args.venv, options, extras=args.extras, pip_args=args.pip_args
+        args.reqfiles, args.venv, options, extras=args.extras, pip_args=args.pip_args,
+        apt_install=args.apt_install,
     )
     sys.stdout.write(render_build(result))  # its warnings are part of the report
     return EXIT_OK
@@ -280,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--pip-arg", dest="pip_args", action="append", default=[], metavar="ARG",
         help="pass ARG to pip install (repeat: --pip-arg=--no-index --pip-arg=--find-links=DIR)",
+    )
+    build.add_argument(
+        "--apt-install", action="store_true",
+        help="(root) first apt-get install every Debian package that satisfies a requirement or "
+        "something pip would install for one, until nothing more moves to apt",
     )
     build.set_defaults(handler=_build)
 

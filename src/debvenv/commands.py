@@ -169,12 +169,15 @@ def build_requirements(
     extras: Sequence[str] = (),
     pip_args: Sequence[str] = (),
     directory: Path = Path("."),
+    apt_install: bool = False,
 ) -> BuildResult:
     """``debvenv build``: a ``--system-site-packages`` venv at ``venv_dir`` holding what Debian lacks.
 
     ``options.python`` is the target interpreter and ``options.admin_dir``
-    dpkg's database; ``pip_args`` go to ``pip install`` as given. The caller
-    renders with ``venv.render_build``.
+    dpkg's database; ``pip_args`` go to ``pip install`` as given.
+    ``apt_install`` (root only) first installs through apt what the apt
+    lists (``options.apt_lists_dir``) offer. The caller renders with
+    ``venv.render_build``.
     """
     return build_venv(
         _requirement_set(files, extras, directory),
@@ -182,4 +185,6 @@ def build_requirements(
         python=options.python,
         pip_args=pip_args,
         admin_dir=options.admin_dir,
+        apt_install=apt_install,
+        apt_lists_dir=options.apt_lists_dir,
     )

@@ -90,18 +90,20 @@ from debvenv.evaluate import (
     EXCLUDED,
     NOT_APPLICABLE,
     OUTDATED,
+    SATISFIED,
     TOO_NEW,
     UNKNOWN_VERSION,
     URL,
     CheckReport,
     check,
+    evaluate,
     marker_applies,
 )
-from debvenv.index import Provider, SuiteIndex
+from debvenv.index import MAPPING_GUESSED, Provider, SuiteIndex
 from debvenv.names import normalize
-from debvenv.plan import VENV, Plan, make_plan
-from debvenv.requirements import Requirement, RequirementSet, requirement_document
-from debvenv.sources import dpkgdb
+from debvenv.plan import APT, VENV, Plan, apt_package, make_plan
+from debvenv.requirements import Origin, Requirement, RequirementSet, requirement_document
+from debvenv.sources import aptlists, dpkgdb
 from debvenv.sources.installed import DEFAULT_PYTHON, MARKER_ENVIRONMENT_PROBE, load_installed
 
 SCHEMA = "debvenv.manifest/1"
@@ -121,6 +123,19 @@ _ASIDE_INFIX = ".debvenv-old-"
 _ERROR_LINES = 12
 _CREDENTIALS_RE = re.compile(r"(?<=://)[^/@\s]+@")
 
+# --apt-install: where a distribution went.
+APT_DESTINATION = "apt"
+PIP_DESTINATION = "pip"
+DEFAULT_APT_GET = "apt-get"
+# A round moves what the previous round's packages newly leave to pip; real
+# dependency chains settle in a few, the bound stops one that would not.
+MAX_APT_ROUNDS = 10
+_APT_LOCK_TIMEOUT = 300  # seconds apt-get waits for dpkg's lock
+# A package name as apt-get's output writes it ("Setting up python3-six (1.16.0-4) ...",
+# "Unpacking libfoo:amd64 (...)"), in any language.
+_APT_OUTPUT_WORD = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+_PIP_REPORT_ORIGIN = Origin(file="<pip --report>", line=0)
+
 
 class UnsafeVenvError(InputError):
     """The ``--venv`` directory, or a ``--pip-arg``, would have the build write outside a venv."""
@@ -128,6 +143,14 @@ class UnsafeVenvError(InputError):
 
 class BuildFailure(EnvironmentFailure):
     """virtualenv, pip or the verification of the new venv failed."""
+
+
+class AptInstallRefused(InputError):
+    """``--apt-install`` cannot run here: not root, or apt's Python is not the target interpreter."""
+
+
+class AptInstallFailure(EnvironmentFailure):
+    """``apt-get install`` failed."""
 
 
 # ---- the result --------------------------------------------------------------------
@@ -192,6 +215,28 @@ class Resolution:
 
 
 @dataclass(frozen=True)
+class AptChoice:
+    """Where ``--apt-install`` sent one distribution pip would otherwise install, and why."""
+
+    name: str  # as pip or the requirement spells it
+    destination: str  # APT_DESTINATION | PIP_DESTINATION
+    reason: str  # "python3-six 1.16.0-4 satisfies six>=1.10 (required by sixuser 1.0)"
+    version: Optional[str] = None  # the apt package's distribution version, or the one pip chose
+    package: Optional[str] = None  # the Debian package apt installed, for APT_DESTINATION
+    debian_version: Optional[str] = None
+    round: int = 0  # 1: a requirement named it; N > 1: the (N-1)th pip dry run did; 0 for pip
+
+
+@dataclass(frozen=True)
+class AptOutcome:
+    """What ``--apt-install`` did before pip ran."""
+
+    choices: Tuple[AptChoice, ...] = ()  # the apt ones in install order, then what stays with pip
+    packages: Tuple[Tuple[str, str], ...] = ()  # (package, version) dpkg newly has, dependencies too
+    warnings: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class BuildResult:
     """What ``build`` made: the data the manifest and the summary are rendered from."""
 
@@ -208,6 +253,9 @@ class BuildResult:
     manifest: Path
     replaced_previous: bool  # a previous venv at the same place was replaced
     warnings: Tuple[str, ...] = ()
+    apt_install: bool = False  # built with --apt-install
+    apt_choices: Tuple[AptChoice, ...] = ()  # AptOutcome.choices
+    apt_packages: Tuple[Tuple[str, str], ...] = ()  # AptOutcome.packages
 
 
 # ---- building ----------------------------------------------------------------------
@@ -222,6 +270,9 @@ def build_venv(
     admin_dir: Path = dpkgdb.DEFAULT_ADMIN_DIR,
     env: Optional[Mapping[str, str]] = None,
     now: Optional[datetime] = None,
+    apt_install: bool = False,
+    apt_lists_dir: Path = aptlists.DEFAULT_LISTS_DIR,
+    apt_get: str = DEFAULT_APT_GET,
 ) -> BuildResult:
     """Build (or rebuild) the venv at ``venv_dir`` for ``requirements`` and verify it.
 
@@ -231,20 +282,34 @@ def build_venv(
     ``venv_dir`` must not be built over, BuildFailure (exit 3) when
     virtualenv, pip or the verification fails -- after removing what the
     build made and restoring the previous venv.
+
+    ``apt_install`` (root only, else AptInstallRefused, exit 2) first
+    installs through apt what the apt lists (``apt_lists_dir``) offer for
+    the requirements and for what pip would pull in (``install_from_apt``);
+    what apt installed stays installed whatever happens to the venv.
     """
     environment = dict(os.environ if env is None else env)
+    if apt_install:
+        refuse_apt_install_unless_root()
     refuse_redirecting_pip_args(pip_args)
     venv_dir = Path(os.path.realpath(venv_dir))
     index = load_installed(python, admin_dir)
     facts = _interpreter_facts(python)
     _refuse_system_location(venv_dir, python, facts)
     _refuse_existing_non_venv(venv_dir)
+    apt = AptOutcome()
+    if apt_install:
+        index, apt = install_from_apt(
+            requirements, index, python=python, python_version=facts["python_full_version"],
+            pip_args=pip_args, env=environment, admin_dir=admin_dir, apt_lists_dir=apt_lists_dir,
+            apt_get=apt_get,
+        )  # fmt: skip
 
     report = check(requirements, [index])
     plan = make_plan(report, index.target.id, requirement_set=requirements)
     pins, unpinned = debian_pins(index, report, requirements)
-    needs_pip = any(p.destination == VENV or p.line is not None for p in plan.requirements)
-    warnings = _report_warnings(report) + _leftover_warnings(venv_dir)
+    needs_pip = _needs_pip(plan)
+    warnings = _report_warnings(report) + list(apt.warnings) + _leftover_warnings(venv_dir)
 
     destination = _Destination(venv_dir)
     with _terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="debvenv-build-") as work:
@@ -266,6 +331,7 @@ def build_venv(
                 warnings=warnings,
                 replaced=destination.replaces,
                 now=now or datetime.now(timezone.utc),
+                apt=apt if apt_install else None,
             )
         except BaseException:
             destination.rollback()
@@ -291,6 +357,7 @@ def _build_at(
     warnings: List[str],
     replaced: bool,
     now: datetime,
+    apt: Optional[AptOutcome] = None,
 ) -> BuildResult:
     venv_python = _create_venv(venv_dir, python, env)
     installed: Tuple[InstalledDistribution, ...] = ()
@@ -331,9 +398,16 @@ def _build_at(
         manifest=venv_dir / MANIFEST_NAME,
         replaced_previous=replaced,
         warnings=tuple(dict.fromkeys(warnings)),
+        apt_install=apt is not None,
+        apt_choices=apt.choices if apt else (),
+        apt_packages=apt.packages if apt else (),
     )
     _write_json(result.manifest, manifest_document(result, now=now))
     return result
+
+
+def _needs_pip(plan: Plan) -> bool:
+    return any(p.destination == VENV or p.line is not None for p in plan.requirements)
 
 
 def _with_warnings(result: BuildResult, extra: Sequence[str]) -> BuildResult:
@@ -398,6 +472,279 @@ def debian_pins(
         if constraint.url is not None or not constraint.specifier.contains(version, prereleases=True):
             unpinned.setdefault(constraint.name, f"constraint {constraint.text} ({constraint.origin})")
     return pins, unpinned
+
+
+# ---- --apt-install -------------------------------------------------------------------
+
+
+def refuse_apt_install_unless_root(euid: Optional[int] = None) -> None:
+    """``--apt-install`` runs ``apt-get install``: refuse it (exit 2) unless running as root."""
+    euid = os.geteuid() if euid is None else euid
+    if euid != 0:
+        raise AptInstallRefused(
+            f"--apt-install installs Debian packages with apt-get, which needs root (running as uid {euid}): "
+            "run it as root, or build without --apt-install"
+        )
+
+
+@dataclass(frozen=True)
+class _AptMove:
+    """A distribution to take from apt: the package the apt lists offer for it, and why."""
+
+    name: str
+    provider: Provider
+    reason: str
+
+
+def install_from_apt(
+    requirements: RequirementSet,
+    index: SuiteIndex,
+    *,
+    python: Path,
+    python_version: str,
+    pip_args: Sequence[str],
+    env: Mapping[str, str],
+    admin_dir: Path = dpkgdb.DEFAULT_ADMIN_DIR,
+    apt_lists_dir: Path = aptlists.DEFAULT_LISTS_DIR,
+    apt_get: str = DEFAULT_APT_GET,
+) -> Tuple[SuiteIndex, AptOutcome]:
+    """Install through apt what the apt lists offer for ``requirements``; the installed index after.
+
+    Round 1 takes every package the apt lists offer (at apt's candidate)
+    that satisfies a requirement the installed packages do not satisfy.
+    Each later round asks pip, in a scratch venv of the same interpreter with
+    Debian's distributions pinned as the build pins them, ``install
+    --dry-run --report``: of what pip would still install, transitive
+    dependencies included, each distribution whose apt package satisfies
+    every specifier on it -- the requirements' own and every Requires-Dist
+    naming it in pip's resolution, constraints applied -- goes to apt. The
+    rounds stop when one moves nothing, or after MAX_APT_ROUNDS (a warning).
+    Nothing is ever removed; what apt installed stays installed even if the
+    build fails later. Raises AptInstallRefused (exit 2) when apt's Python is
+    not ``python``'s, AptInstallFailure (exit 3) when apt-get fails, and
+    BuildFailure when pip cannot resolve.
+    """
+    apt_index = aptlists.load_apt_lists(apt_lists_dir, arch=index.target.arch)
+    if apt_index.target.python != index.target.python:
+        raise AptInstallRefused(
+            f"--apt-install: the apt lists' packages are for Python {apt_index.target.python}, "
+            f"but --python {python} is Python {index.target.python}: it would not see them"
+        )
+    warnings = [f"{apt_index.target.id}: {warning}" for warning in apt_index.warnings]
+    installed = _package_versions(admin_dir)
+    changed: Dict[str, str] = {}
+    chosen: List[AptChoice] = []
+    left: List[AptChoice] = []
+    moves = direct_apt_moves(requirements, index, apt_index, installed)
+    with _terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="debvenv-apt-") as scratch:
+        work = Path(scratch)
+        pip: Optional[Tuple[_Pip, Path]] = None  # pip, and the scratch venv's interpreter it runs under
+        round_number = 1
+        while True:
+            if moves:
+                names = list(dict.fromkeys(apt_package(m.provider) for m in moves))
+                changed.update(apt_get_install(names, env, admin_dir, apt_get))
+                installed = _package_versions(admin_dir)
+                chosen.extend(
+                    AptChoice(
+                        name=m.name, destination=APT_DESTINATION, reason=m.reason, version=m.provider.version,
+                        package=m.provider.package, debian_version=m.provider.debian_version, round=round_number,
+                    )
+                    for m in moves
+                )  # fmt: skip
+                index = load_installed(python, admin_dir)
+            elif round_number > 1:
+                break
+            if round_number == MAX_APT_ROUNDS:
+                warnings.append(
+                    f"--apt-install stopped after {MAX_APT_ROUNDS} rounds: "
+                    "pip may install some distributions the apt lists offer"
+                )
+                break
+            round_number += 1
+            report = check(requirements, [index])
+            plan = make_plan(report, index.target.id, requirement_set=requirements)
+            if not _needs_pip(plan):
+                left = []
+                break
+            if pip is None:
+                pip = (_Pip.extract(python_version, work, env), _create_venv(work / "venv", python, env))
+            pins, unpinned = debian_pins(index, report, requirements)
+            pip_report, _ = _install(*pip, work, plan, pins, unpinned, pip_args, dry_run=True)
+            moves, left = pip_apt_moves(pip_report, plan, requirements, apt_index, installed, installed_index=index)
+    packages = tuple(sorted(changed.items()))
+    return index, AptOutcome(choices=tuple(chosen) + tuple(left), packages=packages, warnings=tuple(warnings))
+
+
+def direct_apt_moves(
+    requirements: RequirementSet, index: SuiteIndex, apt_index: SuiteIndex, installed: Mapping[str, str]
+) -> List[_AptMove]:
+    """Round 1: the apt packages satisfying requirements that the installed packages do not satisfy.
+
+    ``installed`` is dpkg's package -> version. A package already installed
+    at apt's version is left out: it does not provide what the apt lists'
+    (guessed) mapping says, and pip's rounds report that.
+    """
+    report = check(requirements, [index, apt_index])
+    plan = make_plan(report, apt_index.target.id, requirement_set=requirements)
+    moves: Dict[str, _AptMove] = {}  # by distribution: two requirements on one make one move
+    for result, planned in zip(report.results, plan.requirements):
+        provider = planned.provider
+        if result.verdicts[index.target.id].status in (SATISFIED, NOT_APPLICABLE):
+            continue
+        if planned.destination != APT or provider is None or installed.get(provider.package) == provider.debian_version:
+            continue
+        requirement = planned.requirement
+        moves.setdefault(
+            requirement.name,
+            _AptMove(
+                name=requirement.display_name,
+                provider=provider,
+                reason=f"{provider.package} {provider.debian_version} satisfies {requirement.text} "
+                f"({requirement.origin})",
+            ),
+        )
+    return list(moves.values())
+
+
+def pip_apt_moves(
+    pip_report: Mapping[str, Any],
+    plan: Plan,
+    requirements: RequirementSet,
+    apt_index: SuiteIndex,
+    installed: Mapping[str, str],
+    *,
+    installed_index: Optional[SuiteIndex] = None,
+) -> Tuple[List[_AptMove], List[AptChoice]]:
+    """Of what pip's dry run would install: (what apt satisfies, what stays with pip and why).
+
+    ``installed`` is dpkg's package -> version; ``installed_index`` (the
+    installed target) tells, for a package apt already installed, what its
+    metadata says.
+    """
+    environment = dict(pip_report.get("environment") or {})
+    items = [item for item in pip_report.get("install", ()) if (item.get("metadata") or {}).get("name")]
+    # name -> [(specifier, who puts it there)]; a URL anywhere leaves the distribution to pip.
+    wanted: Dict[str, List[Tuple[SpecifierSet, str]]] = {}
+    urls: Dict[str, str] = {}
+    for planned in plan.requirements:
+        requirement = planned.requirement  # constraints applied
+        if planned.status == NOT_APPLICABLE:
+            continue
+        wanted.setdefault(requirement.name, []).append((requirement.specifier, str(requirement.origin)))
+        if requirement.url is not None:
+            urls.setdefault(requirement.name, f"{requirement.text} ({requirement.origin})")
+    for constraint in requirements.constraints:
+        if marker_applies(constraint.marker, environment):
+            wanted.setdefault(constraint.name, []).append((constraint.specifier, f"constraint {constraint.origin}"))
+            if constraint.url is not None:
+                urls.setdefault(constraint.name, f"constraint {constraint.text} ({constraint.origin})")
+    for item in items:
+        metadata = item["metadata"]
+        parent = f"{metadata['name']} {metadata.get('version')}"
+        extras = [""] + list(item.get("requested_extras") or ())
+        for text in metadata.get("requires_dist") or ():
+            try:
+                dependency = PackagingRequirement(text)
+            except InvalidRequirement:
+                continue
+            if not any(_marker_holds(dependency, environment, extra) for extra in extras):
+                continue
+            key = normalize(dependency.name)
+            wanted.setdefault(key, []).append((dependency.specifier, f"required by {parent}"))
+            if dependency.url:
+                urls.setdefault(key, f"{text} (required by {parent})")
+
+    moves: List[_AptMove] = []
+    left: List[AptChoice] = []
+    for item in items:
+        name, version = str(item["metadata"]["name"]), str(item["metadata"].get("version"))
+        key = normalize(name)
+        specifier = SpecifierSet()
+        for spec, _ in wanted.get(key, ()):
+            specifier &= spec
+        wanted_text = f"{name}{specifier} ({'; '.join(dict.fromkeys(who for _, who in wanted.get(key, ())))})"
+        if key in urls:
+            reason = f"{urls[key]} is a URL: only pip installs it"
+        else:
+            verdict = evaluate(
+                Requirement(
+                    text=f"{name}{specifier}", name=key, display_name=name, specifier=specifier,
+                    extras=(), marker=None, url=None, origin=_PIP_REPORT_ORIGIN,
+                ),
+                apt_index,
+            )  # fmt: skip
+            provider = verdict.provider
+            if provider is None:
+                reason = f"no package in the apt lists provides {name}"
+            elif verdict.status != SATISFIED:
+                reason = (
+                    f"the apt lists' {provider.package} {provider.debian_version} ({provider.name} "
+                    f"{provider.version}) does not satisfy {wanted_text}: {verdict.status}"
+                )
+            elif installed.get(provider.package) == provider.debian_version:
+                reason = _installed_yet_wanted(provider, name, wanted_text, installed_index)
+            else:
+                reason = f"{provider.package} {provider.debian_version} satisfies {wanted_text}"
+                moves.append(_AptMove(name, provider, reason))
+                continue
+        left.append(AptChoice(name=name, destination=PIP_DESTINATION, reason=reason, version=version))
+    return moves, left
+
+
+def _installed_yet_wanted(
+    provider: Provider, name: str, wanted_text: str, installed_index: Optional[SuiteIndex]
+) -> str:
+    """Why pip still wants a distribution whose apt package is installed at apt's version."""
+    here = installed_index.lookup(normalize(name)) if installed_index is not None else ()
+    ours = [p for p in here if p.package == provider.package]
+    if ours:
+        # python3-django-model-utils 4.2.0-2 ships django_model_utils-0.0.0.egg-info.
+        return (
+            f"{provider.package} {provider.debian_version} is installed, but its metadata says "
+            f"{ours[0].name} {ours[0].version}, which does not satisfy {wanted_text}"
+        )
+    return f"{provider.package} {provider.debian_version} is installed, yet provides no {name}" + (
+        " (the apt lists' mapping to it is a guess)" if provider.mapping == MAPPING_GUESSED else ""
+    )
+
+
+def apt_get_install(
+    packages: Sequence[str], env: Mapping[str, str], admin_dir: Path = dpkgdb.DEFAULT_ADMIN_DIR,
+    apt_get: str = DEFAULT_APT_GET,
+) -> Dict[str, str]:  # fmt: skip
+    """``apt-get install -y --no-install-recommends PACKAGES``; what it installed or upgraded, with versions.
+
+    That is every package, dependencies included, whose version in dpkg's
+    database changed across the run and that apt-get's output names: an
+    apt run this one waited for changes dpkg's database too.
+    """
+    before = _package_versions(admin_dir)
+    # Another apt or dpkg run holds the lock for a while (unattended-upgrades): wait for it.
+    command = [apt_get, "-o", f"DPkg::Lock::Timeout={_APT_LOCK_TIMEOUT}", "install", "-y", "--no-install-recommends"]
+    command += packages
+    environment = dict(env)
+    environment["DEBIAN_FRONTEND"] = "noninteractive"
+    # dpkg cut short leaves packages half-configured: an interrupt waits for apt-get to finish.
+    with _HeldInterrupts():
+        try:
+            completed = subprocess.run(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True, env=environment, check=False,
+            )  # fmt: skip
+        except OSError as error:
+            raise AptInstallFailure(f"cannot run {apt_get}: {error.strerror or error}") from error
+    if completed.returncode != 0:
+        lines = [line.rstrip() for line in completed.stdout.splitlines() if line.strip()][-_ERROR_LINES:]
+        raise AptInstallFailure(
+            f"{' '.join(command)} failed (exit {completed.returncode}):\n  " + "\n  ".join(lines or ["no output"])
+        )
+    named = set(_APT_OUTPUT_WORD.findall(completed.stdout))
+    return {p: v for p, v in _package_versions(admin_dir).items() if before.get(p) != v and p in named}
+
+
+def _package_versions(admin_dir: Path) -> Dict[str, str]:
+    return {package.package: package.version for package in dpkgdb.read_status(admin_dir).values()}
 
 
 # ---- refusing what would touch more than the venv ----------------------------------
@@ -742,8 +1089,13 @@ def _install(
     pins: Mapping[str, str],
     unpinned: Dict[str, str],
     pip_args: Sequence[str],
+    *,
+    dry_run: bool = False,
 ) -> Tuple[Mapping[str, Any], Dict[str, str]]:
-    """Run ``pip install``; return its report and the Debian distributions it was allowed to replace."""
+    """Run ``pip install``; return its report and the Debian distributions it was allowed to replace.
+
+    ``dry_run``: pip only says what it would install (``--apt-install`` asks).
+    """
     requirements_file = work / "requirements.txt"
     lines = plan.venv_requirements
     requirements_file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
@@ -770,7 +1122,7 @@ def _install(
         return pip.run(venv_python, args, merged=True), report
 
     forced = dict(unpinned)
-    completed, report = attempt(forced, dry_run=False)
+    completed, report = attempt(forced, dry_run=dry_run)
     if completed.returncode != 0 and "ResolutionImpossible" in completed.stdout:
         # A transitive requirement may force a Debian library past Debian's
         # version: resolve without the pins to find out which, then pin the rest.
@@ -781,7 +1133,7 @@ def _install(
         newly = _forced_by_resolution(_read_report(dry_report), pins)
         if newly:
             forced.update(newly)
-            completed, report = attempt(forced, dry_run=False)
+            completed, report = attempt(forced, dry_run=dry_run)
     if completed.returncode != 0:
         raise BuildFailure(_pip_error(completed, "pip install", ours, pins.values()))
     return _read_report(report), forced
@@ -1158,6 +1510,25 @@ def manifest_document(result: BuildResult, *, now: datetime) -> Dict[str, Any]:
         ],
         "debian_packages": dict(sorted(debian_packages.items())),
         "warnings": list(result.warnings),
+        "apt_install": result.apt_install,
+        "apt_installed": [
+            {
+                "name": c.name,
+                "version": c.version,
+                "package": c.package,
+                "debian_version": c.debian_version,
+                "round": c.round,
+                "reason": c.reason,
+            }
+            for c in result.apt_choices
+            if c.destination == APT_DESTINATION
+        ],
+        "apt_left_to_pip": [
+            {"name": c.name, "version": c.version, "reason": c.reason}
+            for c in result.apt_choices
+            if c.destination == PIP_DESTINATION
+        ],
+        "apt_packages": dict(result.apt_packages),
     }
 
 
@@ -1185,6 +1556,7 @@ def render_build(result: BuildResult) -> str:
         f"for {result.python} (Python {result.python_version})"
         + (f", pip {result.pip_version}" if result.pip_version else ", nothing for pip to install"),
     ]
+    lines += _render_apt(result)
     by_provenance: Dict[str, List[Resolution]] = {}
     for resolution in result.resolutions:
         provenance = resolution.distribution.provenance if resolution.distribution else NOT_APPLICABLE
@@ -1230,3 +1602,24 @@ def render_build(result: BuildResult) -> str:
         lines += [f"  {warning}" for warning in result.warnings]
     lines += ["", f"manifest: {result.manifest}"]
     return "\n".join(lines) + "\n"
+
+
+def _render_apt(result: BuildResult) -> List[str]:
+    """What --apt-install sent to apt and what it left to pip, each with why."""
+    if not result.apt_install:
+        return []
+    to_apt = [c for c in result.apt_choices if c.destination == APT_DESTINATION]
+    to_pip = [c for c in result.apt_choices if c.destination == PIP_DESTINATION]
+    if not to_apt:
+        lines = ["", "apt-get installed nothing: the apt lists satisfy nothing more than is installed"]
+    else:
+        lines = ["", f"apt-get installed for --apt-install ({len(to_apt)}):"]
+        lines += [f"  {c.name} {c.version}: {c.reason}" for c in to_apt]
+        asked = {c.package for c in to_apt}
+        others = [f"{package} {version}" for package, version in result.apt_packages if package not in asked]
+        if others:
+            lines.append(f"  and with them, as their dependencies ({len(others)}): {', '.join(others)}")
+    if to_pip:
+        lines += ["", f"left to pip by --apt-install ({len(to_pip)}):"]
+        lines += [f"  {c.name} {c.version}: {c.reason}" for c in to_pip]
+    return lines
