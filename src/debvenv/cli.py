@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
 from debvenv import __version__
+from debvenv.audit import audit_venv, render_audit, render_sync, sync_venv
 from debvenv.commands import (
     build_requirements,
     check_requirements,
@@ -182,6 +183,23 @@ def _build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _audit(args: argparse.Namespace) -> int:
+    report = audit_venv(args.venv, TargetOptions(admin_dir=args.admin_dir))
+    sys.stdout.write(render_audit(report, args.format, quiet=args.quiet))
+    return report.exit_code
+
+
+def _sync(args: argparse.Namespace) -> int:
+    result = sync_venv(
+        args.venv,
+        TargetOptions(admin_dir=args.admin_dir),
+        drop_redundant=args.drop_redundant,
+        pip_args=args.pip_args or None,
+    )
+    sys.stdout.write(render_sync(result))
+    return EXIT_OK
+
+
 def _index(args: argparse.Namespace) -> int:
     options = _target_options(args)
     statuses = refresh_indexes(list(args.index_targets) + list(args.targets), options)
@@ -288,6 +306,41 @@ def build_parser() -> argparse.ArgumentParser:
         "something pip would install for one, until nothing more moves to apt",
     )
     build.set_defaults(handler=_build)
+
+    audit = commands.add_parser(
+        "audit",
+        help="check a built venv against the Debian packages installed now",
+        description="Re-evaluate the requirements recorded in DIR/debvenv.json against what is "
+        "installed now: ok, broken (exit 1), redundant, shadowing or changed, plus pip check.",
+    )
+    audit.add_argument("venv", type=Path, metavar="DIR")
+    audit.add_argument("--format", choices=("table", "json"), default="table")
+    audit.add_argument(
+        "--quiet", action="store_true", help="print only when something is broken or redundant (for cron)"
+    )
+    audit.add_argument(
+        "--admin-dir", type=Path, default=dpkgdb.DEFAULT_ADMIN_DIR, metavar="DIR", help=argparse.SUPPRESS
+    )
+    audit.set_defaults(handler=_audit)
+
+    sync = commands.add_parser(
+        "sync",
+        help="repair a built venv to match what audit found",
+        description="Install into the venv what broke and, with --drop-redundant, remove copies that "
+        "Debian now satisfies; update DIR/debvenv.json. A failed sync leaves the venv as it was.",
+    )
+    sync.add_argument("venv", type=Path, metavar="DIR")
+    sync.add_argument(
+        "--drop-redundant", action="store_true", help="remove venv copies that Debian now satisfies"
+    )
+    sync.add_argument(
+        "--pip-arg", dest="pip_args", action="append", default=[], metavar="ARG",
+        help="pass ARG to pip install (default: the pip arguments the build used)",
+    )
+    sync.add_argument(
+        "--admin-dir", type=Path, default=dpkgdb.DEFAULT_ADMIN_DIR, metavar="DIR", help=argparse.SUPPRESS
+    )
+    sync.set_defaults(handler=_sync)
 
     index = commands.add_parser(
         "index",
