@@ -17,9 +17,11 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from debvenv import __version__
 from debvenv.audit import audit_venv, render_audit, render_sync, sync_venv
+from debvenv.debianize import default_maintainer, relocate_venv, render_debianize, render_relocate
 from debvenv.commands import (
     build_requirements,
     check_requirements,
+    debianize_requirements,
     plan_requirements,
     refresh_indexes,
     which_packages,
@@ -200,6 +202,41 @@ def _sync(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _debianize(args: argparse.Namespace) -> int:
+    if len(args.targets) != 1:
+        raise InputError("debianize needs exactly one -t TARGET (the suite the package is for)")
+    maintainer = args.maintainer or default_maintainer(dict(os.environ))
+    if maintainer is None:
+        raise InputError("no maintainer: give --maintainer 'Name <address>' or set DEBFULLNAME and DEBEMAIL")
+    result = debianize_requirements(
+        args.reqfiles,
+        args.targets[0],
+        _target_options(args),
+        name=args.name,
+        version=args.version,
+        output_dir=args.output,
+        maintainer=maintainer,
+        now=datetime.now(timezone.utc),
+        extras=args.extras,
+        project=args.project,
+        pip_args=args.pip_args,
+        build_depends=args.build_depends,
+        distribution=args.distribution,
+        architecture=args.architecture,
+        description=args.description,
+        replace=args.replace,
+    )
+    for warning in result.warnings:
+        print(f"debvenv: note: {warning}", file=sys.stderr)
+    sys.stdout.write(render_debianize(result))
+    return EXIT_OK
+
+
+def _relocate(args: argparse.Namespace) -> int:
+    sys.stdout.write(render_relocate(relocate_venv(args.venv_dir, args.final_path)))
+    return EXIT_OK
+
+
 def _index(args: argparse.Namespace) -> int:
     options = _target_options(args)
     statuses = refresh_indexes(list(args.index_targets) + list(args.targets), options)
@@ -341,6 +378,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--admin-dir", type=Path, default=dpkgdb.DEFAULT_ADMIN_DIR, metavar="DIR", help=argparse.SUPPRESS
     )
     sync.set_defaults(handler=_sync)
+
+    debianize = commands.add_parser(
+        "debianize",
+        help="write debian/ for an application: Debian libraries as Depends, a venv for the rest",
+        description="Write DIR/debian/ whose package Depends on the Debian packages that satisfy the "
+        "requirements on TARGET and carries a venv in /opt/venvs/PKG holding only the rest.",
+    )
+    debianize.add_argument("reqfiles", nargs="*", type=Path, metavar="REQFILE")
+    _add_target_options(debianize)
+    debianize.add_argument("--name", required=True, metavar="PKG", help="the binary and source package name")
+    debianize.add_argument("--version", required=True, metavar="V", help="the package version")
+    debianize.add_argument(
+        "-o", "--output", type=Path, default=Path("."), metavar="DIR",
+        help="the source tree to write debian/ into (default: the current directory)",
+    )
+    debianize.add_argument("--maintainer", metavar="'NAME <ADDRESS>'", help="default: DEBFULLNAME and DEBEMAIL")
+    debianize.add_argument("--project", type=Path, metavar="PATH", help="the application's source directory")
+    debianize.add_argument(
+        "--extra", dest="extras", action="append", default=[], metavar="NAME",
+        help="also include this optional-dependencies group",
+    )
+    debianize.add_argument(
+        "--pip-arg", dest="pip_args", action="append", default=[], metavar="ARG",
+        help="pass ARG to pip when the package is built",
+    )
+    debianize.add_argument(
+        "--build-depends", dest="build_depends", action="append", default=[], metavar="REL",
+        help="an extra Build-Depends relation",
+    )
+    debianize.add_argument("--distribution", default="unstable", help="changelog distribution")
+    debianize.add_argument("--architecture", choices=("any", "all"), default="any")
+    debianize.add_argument("--description", default="", help="the package's short description")
+    debianize.add_argument("--replace", action="store_true", help="overwrite an existing debian/")
+    debianize.set_defaults(handler=_debianize)
+
+    # Called by the debian/rules that debianize writes; not a command for people.
+    relocate = commands.add_parser("relocate")
+    relocate.add_argument("venv_dir", type=Path)
+    relocate.add_argument("final_path")
+    relocate.set_defaults(handler=_relocate)
 
     index = commands.add_parser(
         "index",

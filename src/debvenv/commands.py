@@ -8,6 +8,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import List, Optional, Sequence, Set, Tuple
 
+from debvenv.debianize import (
+    DebianizeError,
+    DebianizeResult,
+    DebianPackage,
+    debian_files,
+    project_line,
+    project_of,
+    tree_path,
+    write_debian,
+)
 from debvenv.errors import InputError, ProblemsError
 from debvenv.evaluate import CheckReport, check
 from debvenv.plan import Plan, make_plan
@@ -187,4 +197,68 @@ def build_requirements(
         admin_dir=options.admin_dir,
         apt_install=apt_install,
         apt_lists_dir=options.apt_lists_dir,
+    )
+
+
+def debianize_requirements(
+    files: Sequence[Path],
+    target: str,
+    options: TargetOptions,
+    *,
+    name: str,
+    version: str,
+    output_dir: Path,
+    maintainer: str,
+    now: datetime,
+    extras: Sequence[str] = (),
+    project: Optional[Path] = None,
+    pip_args: Sequence[str] = (),
+    build_depends: Sequence[str] = (),
+    distribution: str = "unstable",
+    architecture: str = "any",
+    description: str = "",
+    replace: bool = False,
+    directory: Path = Path("."),
+) -> DebianizeResult:
+    """``debvenv debianize``: write ``output_dir/debian`` packaging the requirements' venv as a .deb.
+
+    The Depends come from the plan of ``files`` on ``target``; the
+    application installed into the venv is ``project`` (a local project
+    directory or wheel), else the directory of a pyproject.toml or setup.cfg
+    among ``files``, else none. ``now`` dates the changelog. The caller
+    renders with ``debianize.render_debianize``.
+    """
+    requirement_files = tuple(files) or default_requirement_files(directory)
+    plan = plan_requirements(requirement_files, target, options, extras=extras, directory=directory)
+    application = project if project is not None else project_of(requirement_files)
+    if application is not None and not application.exists():
+        raise DebianizeError(f"--project {application}: no such file or directory")
+    package = DebianPackage(
+        name=name,
+        version=version,
+        maintainer=maintainer,
+        date=now,
+        requirement_files=tuple(tree_path(path, output_dir) for path in requirement_files),
+        project=project_line(application, output_dir) if application is not None else None,
+        pip_args=tuple(pip_args),
+        extras=tuple(extras),
+        build_depends=tuple(build_depends),
+        distribution=distribution,
+        architecture=architecture,
+        description=description,
+    )
+    texts = debian_files(plan, package)
+    written = write_debian(output_dir, texts, replace=replace)
+    warnings = list(plan.warnings)
+    outside = [f for f in package.requirement_files if Path(f).is_absolute()]
+    if package.project is not None and Path(package.project).is_absolute():
+        outside.append(package.project)
+    warnings += [f"{f} is outside {output_dir}: debian/rules names it by its absolute path" for f in outside]
+    not_automatic = [p for p in plan.apt_packages if "/" in p]
+    warnings += [
+        f"{p}: Depends cannot name a pocket; the machines installing the .deb need it pinned or enabled"
+        for p in not_automatic
+    ]
+    return DebianizeResult(
+        plan=plan, package=package, directory=output_dir / "debian", files=written, warnings=tuple(warnings)
     )

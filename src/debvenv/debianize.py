@@ -1,0 +1,382 @@
+"""``debvenv debianize``: a ``debian/`` directory packaging an application and its venv as one .deb.
+
+The .deb ``Depends:`` on the Debian packages that satisfy the requirements
+on the target (``plan.make_plan``'s relations, epochs kept) and on the
+target's ``python3`` minor version; its venv, ``/opt/venvs/PKG``, holds only
+the rest, plus the application itself. Files written (templates
+``templates/debianize-*.j2``)::
+
+    debian/control              Build-Depends = Depends' relations, so the build's
+                                own evaluation (``debvenv build`` sees the build
+                                machine's installed packages) leaves the same
+                                distributions to Debian
+    debian/rules                dh; ``$(DEBVENV) build`` into
+                                debian/PKG/opt/venvs/PKG, then ``$(DEBVENV)
+                                relocate`` to /opt/venvs/PKG
+    debian/changelog            one entry
+    debian/copyright            free-form: the venv's distributions carry their own
+    debian/PKG.postinst         byte-compiles the venv; ``debvenv audit`` when present
+    debian/PKG.prerm            removes the byte-code (dpkg does not own it)
+    debian/PKG.lintian-overrides  dir-or-file-in-opt: /opt is the point
+    debian/debvenv-project.txt  the application (a local project or wheel) as a
+                                requirement line relative to debian/, when there is one
+    debian/source/format
+
+``DEBVENV`` is a make variable, default ``debvenv``: debvenv is not in the
+archive, so it cannot be a Build-Depends; a build machine names its own
+(``make DEBVENV="python3 -m debvenv"`` or the environment). Requirement
+files and ``--pip-arg`` values are written as given relative to the source
+tree root (where dpkg-buildpackage runs debian/rules); a requirement file
+outside the tree is written as an absolute path.
+
+virtualenv and pip write the venv's absolute path into it (script
+shebangs, activate scripts, debvenv.json), so a venv built in the package
+root must be relocated: ``relocate_venv`` rewrites every text file of the
+venv that names the build path, retargets symlinks pointing into it, and
+removes ``__pycache__`` (byte-code records the build path; postinst
+compiles it again in place). It never reads pip's RECORD files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shlex
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from debvenv import __version__
+from debvenv.debversion import DebianVersionError, parse_debian_version
+from debvenv.errors import InputError
+from debvenv.plan import Plan
+
+VENVS_ROOT = "/opt/venvs"
+PROJECT_FILE = "debvenv-project.txt"
+STANDARDS_VERSION = "4.6.2"
+DEFAULT_DISTRIBUTION = "unstable"
+
+# Debian Policy 5.6.1 (package names) and 5.6.12's maintainer field, "Name <address>".
+_PACKAGE_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+_MAINTAINER_RE = re.compile(r"[^<>,\n]+ <[^<>@\s]+@[^<>@\s]+>")
+_PYTHON_RE = re.compile(r"(?P<major>\d+)\.(?P<minor>\d+)")
+_PROJECT_FILES = ("pyproject.toml", "setup.cfg")
+
+
+class DebianizeError(InputError):
+    """A package name, version, maintainer, project or output directory ``debianize`` cannot use."""
+
+
+@dataclass(frozen=True)
+class DebianPackage:
+    """What the generated ``debian/`` says beyond the plan: names, paths in the tree, build options."""
+
+    name: str
+    version: str
+    maintainer: str  # "Name <address>"
+    date: datetime  # the changelog entry's, timezone-aware
+    requirement_files: Tuple[str, ...]  # as debian/rules names them, relative to the source root
+    project: Optional[str] = None  # the application, relative to debian/ (a pip requirement line)
+    pip_args: Tuple[str, ...] = ()
+    extras: Tuple[str, ...] = ()
+    build_depends: Tuple[str, ...] = ()  # beyond debhelper, python3 and the plan's relations
+    distribution: str = DEFAULT_DISTRIBUTION
+    architecture: str = "any"  # a venv may hold compiled extensions
+    description: str = ""
+
+    @property
+    def venv(self) -> str:
+        return f"{VENVS_ROOT}/{self.name}"
+
+
+@dataclass(frozen=True)
+class DebianizeResult:
+    """What ``debianize`` wrote, and the plan its relations came from."""
+
+    plan: Plan
+    package: DebianPackage
+    directory: Path  # the debian/ directory
+    files: Tuple[Path, ...]  # every file written, sorted
+    warnings: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RelocateResult:
+    """What ``relocate_venv`` changed."""
+
+    venv: Path
+    final_path: str
+    rewritten: Tuple[str, ...]  # files whose text named the build path, relative to the venv
+    relinked: Tuple[str, ...]  # symlinks retargeted, relative to the venv
+    removed_caches: int  # __pycache__ directories removed
+
+
+# ---- deciding ----------------------------------------------------------------------
+
+
+def python_relations(python: str) -> Tuple[str, str]:
+    """The target's ``python3`` minor version as Depends: ``3.11`` -> ``python3 (>= 3.11)``, ``python3 (<< 3.12)``.
+
+    A venv's interpreter is ``pythonX.Y`` and its site-packages is
+    ``lib/pythonX.Y``: another minor version cannot run it.
+    """
+    match = _PYTHON_RE.match(python)
+    if match is None:
+        raise DebianizeError(f"target Python {python!r} is not MAJOR.MINOR")
+    major, minor = int(match.group("major")), int(match.group("minor"))
+    return f"python3 (>= {major}.{minor})", f"python3 (<< {major}.{minor + 1})"
+
+
+def check_package(package: DebianPackage) -> None:
+    """Refuse what dpkg or the archive tools would refuse, before anything is written."""
+    if not _PACKAGE_RE.fullmatch(package.name):
+        raise DebianizeError(
+            f"--name {package.name!r}: a Debian package name is lower-case letters, digits, "
+            "'+', '-' and '.', at least two characters, starting with a letter or digit"
+        )
+    try:
+        parse_debian_version(package.version)
+    except DebianVersionError as error:
+        raise DebianizeError(f"--version: {error}") from error
+    if not _MAINTAINER_RE.fullmatch(package.maintainer):
+        raise DebianizeError(f"maintainer {package.maintainer!r} is not 'Full Name <address>'")
+    if package.date.tzinfo is None:
+        raise ValueError("the changelog date must be timezone-aware")
+
+
+def default_maintainer(environ: Dict[str, str]) -> Optional[str]:
+    """dch's answer: ``DEBFULLNAME <DEBEMAIL>`` (or ``NAME``/``EMAIL``), None when either is unset."""
+    name = environ.get("DEBFULLNAME") or environ.get("NAME")
+    email = environ.get("DEBEMAIL") or environ.get("EMAIL")
+    if not (name and email):
+        return None
+    return f"{name} <{email}>"
+
+
+def project_of(files: Sequence[Path]) -> Optional[Path]:
+    """The application a pyproject.toml or setup.cfg describes: its directory (the first such file's)."""
+    for path in files:
+        if path.name in _PROJECT_FILES:
+            return Path(os.path.abspath(path)).parent
+    return None
+
+
+def tree_path(path: Path, root: Path) -> str:
+    """``path`` as debian/rules names it: relative to the source root ``root`` when inside it."""
+    absolute, top = os.path.abspath(path), os.path.abspath(root)
+    if absolute == top or absolute.startswith(top + os.sep):
+        return os.path.relpath(absolute, top)
+    return absolute
+
+
+def project_line(project: Path, root: Path) -> str:
+    """The application as a pip requirement line in debian/, resolved from there at build time."""
+    absolute, debian = os.path.abspath(project), os.path.join(os.path.abspath(root), "debian")
+    inside = absolute == os.path.abspath(root) or absolute.startswith(os.path.abspath(root) + os.sep)
+    line = os.path.relpath(absolute, debian) if inside else absolute
+    # The requirements grammar reads a path only when it holds "/" or starts with ".".
+    if not (line.startswith(".") or "/" in line):
+        line = "./" + line
+    return line
+
+
+# ---- rendering ---------------------------------------------------------------------
+
+
+def _make_word(word: str) -> str:
+    """One shell word for a make recipe: quoted for the shell, ``$`` doubled for make."""
+    return shlex.quote(word).replace("$", "$$")
+
+
+def debian_files(plan: Plan, package: DebianPackage) -> Dict[str, str]:
+    """The generated files' texts by path relative to ``debian/`` (module docstring)."""
+    # Imported here, as render.py does: only this command and the reports need Jinja2.
+    from debvenv.render import template_environment
+
+    check_package(package)
+    python_depends = python_relations(plan.target.python)
+    build_words: List[str] = [_make_word(f) for f in package.requirement_files]
+    if package.project is not None:
+        build_words.append(f"debian/{PROJECT_FILE}")
+    build_words += [_make_word(f"--extra={extra}") for extra in package.extras]
+    build_words += [_make_word(f"--pip-arg={arg}") for arg in package.pip_args]
+    context = {
+        "package": package,
+        "plan": plan,
+        "depends": list(python_depends) + list(plan.debian_depends),
+        "build_depends": ["debhelper-compat (= 13)", *python_depends, *package.build_depends,
+                          *plan.debian_depends],
+        "build_words": build_words,
+        "venv": package.venv,
+        "description": package.description or f"Python application {package.name} and its virtualenv",
+        # The description lists requirements; pip options and constraint files name build paths.
+        "venv_requirements": [line for line in plan.venv_requirements if not line.startswith(("#", "--", "-c "))],
+        "standards_version": STANDARDS_VERSION,
+        "debvenv_version": __version__,
+        "changelog_date": format_datetime(package.date),
+        "project_file": PROJECT_FILE,
+    }
+    environment = template_environment()
+    name = package.name
+    files = {
+        "control": "debianize-control.j2",
+        "rules": "debianize-rules.j2",
+        "changelog": "debianize-changelog.j2",
+        "copyright": "debianize-copyright.j2",
+        f"{name}.postinst": "debianize-postinst.j2",
+        f"{name}.prerm": "debianize-prerm.j2",
+        f"{name}.lintian-overrides": "debianize-lintian-overrides.j2",
+    }
+    texts = {path: environment.get_template(template).render(context) for path, template in files.items()}
+    texts["source/format"] = "3.0 (quilt)\n" if "-" in package.version else "3.0 (native)\n"
+    if package.project is not None:
+        texts[PROJECT_FILE] = f"# The application, installed into the venv with its requirements.\n{package.project}\n"
+    return texts
+
+
+# ---- writing -----------------------------------------------------------------------
+
+_EXECUTABLE = ("rules",)
+
+
+def write_debian(root: Path, texts: Dict[str, str], *, replace: bool = False) -> Tuple[Path, ...]:
+    """Write ``root/debian`` from ``texts``; return the files' paths, sorted.
+
+    The directory is written in full under a temporary name and renamed
+    into place: a failure leaves no half-written debian/. An existing
+    debian/ is refused unless ``replace``, and then removed only once the
+    new one is complete. Raises DebianizeError.
+    """
+    target = root / "debian"
+    if target.exists() and not replace:
+        raise DebianizeError(f"{target} exists; debianize does not write over it (--replace does)")
+    staging = root / f".debian.debvenv-{secrets.token_hex(4)}"
+    aside = root / f".debian.debvenv-old-{secrets.token_hex(4)}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for relative, text in texts.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            if relative in _EXECUTABLE:
+                path.chmod(0o755)
+        if target.exists():
+            os.rename(target, aside)
+        os.rename(staging, target)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(staging)
+        if aside.exists() and not target.exists():
+            os.rename(aside, target)
+        raise DebianizeError(f"-o {root}: cannot write debian/: {error.strerror or error}") from error
+    shutil.rmtree(aside, ignore_errors=True)
+    return tuple(sorted(target / relative for relative in texts))
+
+
+# ---- relocating --------------------------------------------------------------------
+
+
+def relocate_venv(venv_dir: Path, final_path: str) -> RelocateResult:
+    """Make the venv built at ``venv_dir`` work once installed at ``final_path`` (module docstring).
+
+    Raises DebianizeError when ``venv_dir`` is not a venv or ``final_path``
+    is not absolute.
+    """
+    if not os.path.isabs(final_path):
+        raise DebianizeError(f"relocate: {final_path!r} is not an absolute path")
+    venv = Path(os.path.realpath(venv_dir))
+    if not (venv / "pyvenv.cfg").is_file():
+        raise DebianizeError(f"relocate: {venv_dir} is not a venv (no pyvenv.cfg)")
+    # virtualenv writes the path it was given; build_venv gives it the real path.
+    old_paths = sorted({str(venv), os.path.abspath(venv_dir)}, key=len, reverse=True)
+    final = final_path.rstrip("/") or "/"
+    rewritten: List[str] = []
+    relinked: List[str] = []
+    caches = 0
+    for directory, subdirectories, names in os.walk(venv):
+        if "__pycache__" in subdirectories:
+            shutil.rmtree(os.path.join(directory, "__pycache__"))
+            subdirectories.remove("__pycache__")
+            caches += 1
+        for name in names:
+            path = os.path.join(directory, name)
+            relative = os.path.relpath(path, venv)
+            if os.path.islink(path):
+                target = os.readlink(path)
+                for old in old_paths:
+                    if target == old or target.startswith(old + "/"):
+                        os.unlink(path)
+                        os.symlink(final + target[len(old):], path)
+                        relinked.append(relative)
+                        break
+            elif _rewrite(path, old_paths, final):
+                rewritten.append(relative)
+    return RelocateResult(
+        venv=venv, final_path=final, rewritten=tuple(sorted(rewritten)), relinked=tuple(sorted(relinked)),
+        removed_caches=caches,
+    )
+
+
+def _rewrite(path: str, old_paths: Sequence[str], final: str) -> bool:
+    """Replace the build path in a text file (one without NUL bytes); whether it changed."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if b"\0" in data:
+        return False  # compiled code: a path in it is a string constant we must not resize
+    changed = data
+    for old in old_paths:
+        changed = changed.replace(old.encode(), final.encode())
+    changed = _plain_shebang(changed)
+    if changed == data:
+        return False
+    mode = os.stat(path).st_mode
+    temporary = f"{path}.debvenv-{secrets.token_hex(4)}"
+    with open(temporary, "wb") as handle:
+        handle.write(changed)
+    os.chmod(temporary, mode & 0o7777)
+    os.replace(temporary, path)
+    return True
+
+
+# pip (distlib) starts a script this way when its interpreter's path is too long for a
+# shebang (over 127 bytes), as a build path deep in a package root often is.
+_TRAMPOLINE_RE = re.compile(rb"#!/bin/sh\n'''exec' (?P<python>/\S+) \"\$0\" \"\$@\"\n' '''\n")
+_MAX_SHEBANG = 127
+
+
+def _plain_shebang(data: bytes) -> bytes:
+    """pip's trampoline turned back into ``#!PYTHON`` once the relocated path fits a shebang."""
+    match = _TRAMPOLINE_RE.match(data)
+    if match is None or len(match.group("python")) + 2 > _MAX_SHEBANG:
+        return data
+    return b"#!" + match.group("python") + b"\n" + data[match.end():]
+
+
+def render_relocate(result: RelocateResult) -> str:
+    lines = [f"relocated {result.venv} to {result.final_path}"]
+    lines += [f"  rewrote {path}" for path in result.rewritten]
+    lines += [f"  relinked {path}" for path in result.relinked]
+    lines.append(f"  removed {result.removed_caches} __pycache__ directories")
+    return "\n".join(lines) + "\n"
+
+
+def render_debianize(result: DebianizeResult) -> str:
+    """The terminal summary: where the tree went, what Depends and the venv hold, how to build."""
+    package = result.package
+    lines = [f"wrote {result.directory} for {package.name} {package.version} ({result.plan.target.id})"]
+    lines += [f"  {path.relative_to(result.directory)}" for path in result.files]
+    lines += ["", "Depends:"] + [f"  {relation}" for relation in python_relations(result.plan.target.python)]
+    lines += [f"  {relation}" for relation in result.plan.debian_depends]
+    venv_lines = [line for line in result.plan.venv_requirements if not line.startswith(("#", "--", "-c "))]
+    lines += ["", f"venv {package.venv}:"] + [f"  {line}" for line in venv_lines]
+    if package.project is not None:
+        lines.append(f"  the application: {package.project} (from debian/)")
+    if result.warnings:
+        lines += ["", "warnings:"] + [f"  {warning}" for warning in result.warnings]
+    lines += ["", "build with: dpkg-buildpackage -us -uc -b  (make variable DEBVENV names debvenv)"]
+    return "\n".join(lines) + "\n"
