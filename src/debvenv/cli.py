@@ -82,6 +82,26 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_extras(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--extra", dest="extras", action="append", default=[], metavar="NAME",
+        help=f"also {what} this optional-dependencies group (pyproject.toml, setup.cfg)",
+    )
+
+
+def _add_pip_args(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--pip-arg", dest="pip_args", action="append", default=[], metavar="ARG", help=help_text
+    )
+
+
+def _add_hidden_admin_dir(parser: argparse.ArgumentParser) -> None:
+    # For tests against another dpkg database; not something an operator needs.
+    parser.add_argument(
+        "--admin-dir", type=Path, default=dpkgdb.DEFAULT_ADMIN_DIR, metavar="DIR", help=argparse.SUPPRESS
+    )
+
+
 def _cache_dir(environ: Mapping[str, str]) -> Path:
     base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "debvenv"
@@ -273,10 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: ./requirements.txt, else ./pyproject.toml, else ./setup.cfg)",
     )
     _add_target_options(check)
-    check.add_argument(
-        "--extra", dest="extras", action="append", default=[], metavar="NAME",
-        help="also check this optional-dependencies group (pyproject.toml, setup.cfg)",
-    )
+    _add_extras(check, "check")
     check.add_argument("--format", choices=FORMATS, default="table")
     check.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the report to FILE")
     check.add_argument(
@@ -302,10 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("reqfiles", nargs="*", type=Path, metavar="REQFILE")
     _add_target_options(plan)
-    plan.add_argument(
-        "--extra", dest="extras", action="append", default=[], metavar="NAME",
-        help="also plan this optional-dependencies group (pyproject.toml, setup.cfg)",
-    )
+    _add_extras(plan, "plan")
     plan.add_argument(
         "-o", "--output", type=Path, default=Path("."), metavar="DIR",
         help="directory for the three files (default: the current directory)",
@@ -326,17 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--python", type=Path, default=DEFAULT_PYTHON, metavar="PY",
         help=f"target interpreter (default {DEFAULT_PYTHON})",
     )
-    build.add_argument(
-        "--admin-dir", type=Path, default=dpkgdb.DEFAULT_ADMIN_DIR, metavar="DIR", help=argparse.SUPPRESS
-    )
-    build.add_argument(
-        "--extra", dest="extras", action="append", default=[], metavar="NAME",
-        help="also install this optional-dependencies group (pyproject.toml, setup.cfg)",
-    )
-    build.add_argument(
-        "--pip-arg", dest="pip_args", action="append", default=[], metavar="ARG",
-        help="pass ARG to pip install (repeat: --pip-arg=--no-index --pip-arg=--find-links=DIR)",
-    )
+    _add_hidden_admin_dir(build)
+    _add_extras(build, "install")
+    _add_pip_args(build, "pass ARG to pip install (repeat: --pip-arg=--no-index --pip-arg=--find-links=DIR)")
     build.add_argument(
         "--apt-install", action="store_true",
         help="(root) first apt-get install every Debian package that satisfies a requirement or "
@@ -355,9 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--quiet", action="store_true", help="print only when something is broken or redundant (for cron)"
     )
-    audit.add_argument(
-        "--admin-dir", type=Path, default=dpkgdb.DEFAULT_ADMIN_DIR, metavar="DIR", help=argparse.SUPPRESS
-    )
+    _add_hidden_admin_dir(audit)
     audit.set_defaults(handler=_audit)
 
     sync = commands.add_parser(
@@ -370,13 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--drop-redundant", action="store_true", help="remove venv copies that Debian now satisfies"
     )
-    sync.add_argument(
-        "--pip-arg", dest="pip_args", action="append", default=[], metavar="ARG",
-        help="pass ARG to pip install (default: the pip arguments the build used)",
-    )
-    sync.add_argument(
-        "--admin-dir", type=Path, default=dpkgdb.DEFAULT_ADMIN_DIR, metavar="DIR", help=argparse.SUPPRESS
-    )
+    _add_pip_args(sync, "pass ARG to pip install (default: the pip arguments the build used)")
+    _add_hidden_admin_dir(sync)
     sync.set_defaults(handler=_sync)
 
     debianize = commands.add_parser(
@@ -395,14 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     debianize.add_argument("--maintainer", metavar="'NAME <ADDRESS>'", help="default: DEBFULLNAME and DEBEMAIL")
     debianize.add_argument("--project", type=Path, metavar="PATH", help="the application's source directory")
-    debianize.add_argument(
-        "--extra", dest="extras", action="append", default=[], metavar="NAME",
-        help="also include this optional-dependencies group",
-    )
-    debianize.add_argument(
-        "--pip-arg", dest="pip_args", action="append", default=[], metavar="ARG",
-        help="pass ARG to pip when the package is built",
-    )
+    _add_extras(debianize, "include")
+    _add_pip_args(debianize, "pass ARG to pip when the package is built")
     debianize.add_argument(
         "--build-depends", dest="build_depends", action="append", default=[], metavar="REL",
         help="an extra Build-Depends relation",
