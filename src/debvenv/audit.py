@@ -120,7 +120,6 @@ from debvenv.venv import (
     _install,
     _installed_distributions,
     _leftover_warnings,
-    _marker_holds,
     _Pip,
     _pip_check,
     _probe_venv,
@@ -128,6 +127,7 @@ from debvenv.venv import (
     _shadows,
     _terminate_as_interrupt,
     _unmet,
+    requirements_brought_in,
     _used,
     _VenvView,
     _write_json,
@@ -704,20 +704,9 @@ def walk_demands(manifest: Manifest, view: _VenvView) -> Dict[str, List[Demand]]
 
     def walk(key: str, extras: Iterable[str]) -> None:
         seen = view.visible[key]
-        before = set(activated.get(key, ()))
-        new = ({""} | set(extras)) - before
-        if not new:
-            return
-        activated[key] = before | new
-        for text in seen.requires:
-            try:
-                dependency = PackagingRequirement(text)
-            except InvalidRequirement:
+        for text, dependency, _contexts in requirements_brought_in(key, seen, extras, activated, environment):
+            if dependency is None:
                 continue  # build warned; pip check judges it
-            if not any(_marker_holds(dependency, environment, extra) for extra in new):
-                continue
-            if any(_marker_holds(dependency, environment, extra) for extra in before):
-                continue
             dependency_key = normalize(dependency.name)
             specifier = dependency.specifier if not dependency.url else SpecifierSet()
             problem = _unmet(dependency.name, specifier, view)

@@ -77,7 +77,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PackagingRequirement
@@ -1332,19 +1332,9 @@ def _resolve(
     def walk(key: str, extras: Iterable[str], parent: str, origin: str, top: bool) -> None:
         seen = view.visible[key]
         required_by.setdefault(key, set()).add(parent)
-        before = set(activated.get(key, ()))
-        new = ({""} | set(extras)) - before
-        if not new:
-            return
-        activated[key] = before | new
-        for text in seen.requires:
-            try:
-                dependency = PackagingRequirement(text)
-            except InvalidRequirement:
+        for text, dependency, contexts in requirements_brought_in(key, seen, extras, activated, environment):
+            if dependency is None:
                 warnings.append(f"{seen.name} {seen.version}: unreadable requirement {text!r}")
-                continue
-            contexts = [extra for extra in new if _marker_holds(dependency, environment, extra)]
-            if not contexts or any(_marker_holds(dependency, environment, extra) for extra in before):
                 continue
             failure = _unmet(dependency.name, dependency.specifier, view)
             if failure:
@@ -1383,6 +1373,39 @@ def _resolve(
         for r in resolutions
     )
     return finished, tuple(used.values()), problems, warnings
+
+
+def requirements_brought_in(
+    key: str,
+    seen: Any,
+    extras: Iterable[str],
+    activated: Dict[str, Set[str]],
+    environment: Mapping[str, str],
+) -> Iterator[Tuple[str, Optional[PackagingRequirement], Tuple[str, ...]]]:
+    """The Requires-Dist of ``seen`` that ``extras`` newly bring in, each requirement once.
+
+    ``activated`` (normalized name -> extras already walked, "" for the base)
+    is updated, so that walking a distribution again with more extras yields
+    only what those add. Yields (text, parsed requirement or None when it
+    cannot be read, the extras under which its marker holds); markers are
+    evaluated in ``environment``, the venv interpreter's. Build's
+    verification and audit walk the same graph through this.
+    """
+    before = set(activated.get(key, ()))
+    new = ({""} | set(extras)) - before
+    if not new:
+        return
+    activated[key] = before | new
+    for text in seen.requires:
+        try:
+            dependency = PackagingRequirement(text)
+        except InvalidRequirement:
+            yield text, None, ()
+            continue
+        contexts = tuple(extra for extra in sorted(new) if _marker_holds(dependency, environment, extra))
+        if not contexts or any(_marker_holds(dependency, environment, extra) for extra in before):
+            continue
+        yield text, dependency, contexts
 
 
 def _unmet(name: str, specifier: SpecifierSet, view: _VenvView) -> Optional[str]:
