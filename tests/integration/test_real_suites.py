@@ -118,3 +118,13 @@ def test_security_overlay_offers_a_django_at_least_as_new_as_bookworms(tmp_path)
     assert django[overlay]["package"] == django["bookworm"]["package"] == "python3-django"
     assert django[overlay]["status"] == "satisfied"
     assert debian_version_at_least(django[overlay]["debian_version"], django["bookworm"]["debian_version"])
+
+
+def test_debvenvs_own_runtime_dependencies_are_packaged_in_bookworm_and_trixie():
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    result = debvenv("check", str(pyproject), "-t", "bookworm", "-t", "trixie", "--format", "json", "--strict")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for row in json.loads(result.stdout)["requirements"]:
+        for target in ("bookworm", "trixie"):
+            expected = "not-applicable" if row["name"] == "tomli" else "satisfied"
+            assert row["results"][target]["status"] == expected, (row["requirement"], target)
