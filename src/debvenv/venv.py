@@ -104,7 +104,7 @@ from debvenv.names import normalize
 from debvenv.plan import APT, VENV, Plan, apt_package, make_plan
 from debvenv.requirements import Origin, Requirement, RequirementSet, requirement_document
 from debvenv.sources import aptlists, dpkgdb
-from debvenv.sources.installed import DEFAULT_PYTHON, MARKER_ENVIRONMENT_PROBE, load_installed
+from debvenv.sources.installed import DEFAULT_PYTHON, MARKER_ENVIRONMENT_PROBE, load_installed, run_probe
 
 SCHEMA = "debvenv.manifest/1"
 MANIFEST_NAME = "debvenv.json"
@@ -818,18 +818,7 @@ _FACTS_PROBE = (
 
 
 def _interpreter_facts(python: Path) -> Dict[str, Any]:
-    try:
-        completed = subprocess.run(
-            [str(python), "-E", "-c", _FACTS_PROBE],
-            capture_output=True, text=True, cwd="/", timeout=60, check=False,
-        )
-        facts = json.loads(completed.stdout) if completed.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, ValueError) as error:
-        raise EnvironmentFailure(f"--python {python}: cannot run: {error}") from error
-    if not isinstance(facts, dict):
-        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise EnvironmentFailure(f"--python {python}: not a working Python 3 interpreter: {last}")
-    return facts
+    return run_probe(python, _FACTS_PROBE, label=f"--python {python}")
 
 
 def _inside(path: str, directory: str) -> bool:
@@ -1279,17 +1268,9 @@ class _VenvView:
 
 
 def _probe_venv(venv_python: Path) -> _VenvView:
-    try:
-        completed = subprocess.run(
-            [str(venv_python), "-E", "-c", _VENV_PROBE],
-            capture_output=True, text=True, cwd="/", timeout=120, check=False,
-        )
-        probe = json.loads(completed.stdout) if completed.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, ValueError) as error:
-        raise BuildFailure(f"{venv_python}: cannot run the new venv's interpreter: {error}") from error
-    if not isinstance(probe, dict):
-        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BuildFailure(f"{venv_python}: the new venv's interpreter does not run: {last}")
+    probe = run_probe(
+        venv_python, _VENV_PROBE, label=f"{venv_python} (the venv's interpreter)", failure=BuildFailure, timeout=120
+    )
     if not probe["metadata"]:
         raise BuildFailure(f"{venv_python}: has no importlib.metadata (Python >= 3.8 needed to verify)")
     visible: Dict[str, _Seen] = {}

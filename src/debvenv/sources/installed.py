@@ -15,9 +15,9 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
-from debvenv.errors import EnvironmentFailure, InputError
+from debvenv.errors import DebvenvError, EnvironmentFailure, InputError
 from debvenv.index import (
     MAPPING_METADATA,
     VERSION_FROM_METADATA,
@@ -108,30 +108,45 @@ class _Distribution:
     path: str
 
 
-def _run_probe(python: Path) -> Mapping[str, object]:
+def run_probe(
+    python: Path,
+    script: str,
+    *,
+    label: str,
+    failure: Type[DebvenvError] = EnvironmentFailure,
+    timeout: float = 60,
+) -> Dict[str, Any]:
+    """The JSON object ``script`` prints when run by ``python`` (isolated from PYTHON*, in /).
+
+    Every probe debvenv runs under another interpreter goes through here;
+    a failure raises ``failure`` naming ``label`` and the interpreter's last
+    line on stderr.
+    """
+    try:
+        completed = subprocess.run(
+            [str(python), "-E", "-c", script],
+            capture_output=True, text=True, cwd="/", timeout=timeout, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise failure(f"{label}: cannot run: {error}") from error
+    if completed.returncode != 0:
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise failure(f"{label}: not a working Python 3 interpreter: {last}")
+    try:
+        probe = json.loads(completed.stdout)
+    except ValueError:
+        probe = None
+    if not isinstance(probe, dict):
+        raise failure(f"{label}: unexpected probe output")
+    return probe
+
+
+def _run_probe(python: Path) -> Dict[str, Any]:
     if not python.exists():
         raise InputError(f"--python {python}: no such file")
     if not os.access(python, os.X_OK) or python.is_dir():
         raise InputError(f"--python {python}: not an executable file")
-    try:
-        completed = subprocess.run(
-            [str(python), "-E", "-c", _PROBE],
-            capture_output=True,
-            text=True,
-            cwd="/",
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise EnvironmentFailure(f"--python {python}: cannot run: {error}") from error
-    if completed.returncode != 0:
-        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise EnvironmentFailure(f"--python {python}: not a working Python 3 interpreter: {last}")
-    try:
-        probe = json.loads(completed.stdout)
-    except ValueError as error:
-        raise EnvironmentFailure(f"--python {python}: unexpected probe output") from error
-    return probe
+    return run_probe(python, _PROBE, label=f"--python {python}")
 
 
 def _distribution_from(record: Mapping[str, str]) -> Optional[_Distribution]:
