@@ -152,6 +152,8 @@ def test_invalid_debian_versions_raise(text):
         ("3:3.2.19-1", "3.2.19", ("epoch 3 dropped",)),  # python3-django
         ("0.3.2+really+0.3.1-0.1", "0.3.1", ("+really: 0.3.1 taken",)),
         ("2.9.3+really2.2.1-1~deb12u1", "2.2.1", ("+really: 2.2.1 taken",)),
+        # trixie's python3-click: a "+0" keeps the Debian version above the withdrawn 8.2.0.
+        ("8.2.0+0.really.8.1.8-1", "8.1.8", ("+really: 8.1.8 taken",)),
         ("6.2.2006+really6.2.1905+dfsg-5.1+b1", "6.2.1905", ("+really: 6.2.1905+dfsg taken", "+dfsg dropped")),
         ("5.0.10+really4.7.0~dfsg-4.1", "4.7.0", ("+really: 4.7.0~dfsg taken", "~dfsg dropped")),
         ("1.0~rc1-1", "1.0rc1", ("~rc1 -> rc1",)),

@@ -21,8 +21,9 @@ Debian version -> upstream PEP 440 version (``upstream_version``), in this order
 1. The epoch (``2:``) is dropped: it is a packaging artefact, never a PEP 440
    epoch. The revision (after the last ``-``, which holds ``+bN`` binNMUs,
    ``+debNuM``, ``~bpoN+M`` and Ubuntu's ``ubuntuN``/``buildN``) is dropped.
-2. ``A+reallyB`` (also ``A+really+B``, ``A+really.B``) is B: the packager went
-   back to upstream B under a higher Debian version. The last ``+really`` wins.
+2. ``A+reallyB`` (also ``A+really+B``, ``A+really.B``, ``A+0.really.B``) is B:
+   the packager went back to upstream B under a higher Debian version. The
+   last ``really`` after a ``+`` or ``.`` wins.
 3. Repack suffixes are dropped wherever they appear: ``+dfsg``, ``+ds``,
    ``+repack``, spelled with ``+``, ``~`` or ``.`` and followed by optional
    digits or ``.N`` (``+dfsg1``, ``+ds.1``, ``~dfsg``, ``.dfsg``, ``~repack0``).
@@ -191,7 +192,7 @@ def compare_debian_versions(a: str, b: str) -> int:
 
 # Debian -> PEP 440 -----------------------------------------------------------
 
-_REALLY = "+really"
+_REALLY_RE = re.compile(r"[+.]really")
 _REPACK_RE = re.compile(r"[+~.](?:dfsg|ds|repack)(?:\.?[0-9]+)*(?=$|[+~.-])")
 _PRE_RE = re.compile(
     r"~(?P<word>alpha|beta|preview|pre|rc|dev|a|b|c)(?P<number>\.?[0-9]+)?(?![A-Za-z])",
@@ -212,9 +213,10 @@ def upstream_version(debian_version: str) -> UpstreamVersion:
         notes.append(f"epoch {parsed.epoch} dropped")
     text = parsed.upstream
 
-    at = text.rfind(_REALLY)
-    if at >= 0 and len(text) > at + len(_REALLY):
-        taken = text[at + len(_REALLY):]
+    # trixie's click is 8.2.0+0.really.8.1.8: a "+0" before the ".really" keeps it above 8.2.0.
+    really = [m for m in _REALLY_RE.finditer(text) if "+" in text[: m.end()]]
+    if really and len(text) > really[-1].end():
+        taken = text[really[-1].end():]
         if taken[0] in "+.":
             taken = taken[1:]
         if taken:
