@@ -348,6 +348,26 @@ MALFORMED = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "name, text, expected",
+    [
+        ("x.list", "deb [check-valid-until=no] http://snapshot.example.org/archive/debian/20261101T000000Z sid main\n", False),
+        ("x.list", "deb [ check-valid-until=yes arch=amd64 ] http://mirror.example.org/debian sid main\n", True),
+        ("x.list", "deb http://mirror.example.org/debian sid main\n", None),
+        ("x.sources", "Types: deb\nURIs: http://mirror.example.org/debian\nSuites: sid\nComponents: main\nCheck-Valid-Until: no\n", False),
+        ("x.sources", "Types: deb\nURIs: http://mirror.example.org/debian\nSuites: sid\nComponents: main\n", None),
+    ],
+)
+def test_check_valid_until_option(tmp_path, name, text, expected):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / name).write_text(text)
+    (entry,) = read_sources(tmp_path)
+    assert entry.check_valid_until is expected
+
+
+MALFORMED.append(("x.list", "deb [check-valid-until=maybe] http://mirror.example.org/debian sid main\n", 1, "not a boolean"))
+
+
 @pytest.mark.parametrize("name, text, line, message", MALFORMED, ids=[m[3][:30] for m in MALFORMED])
 def test_malformed_line_names_file_and_line(tmp_path, name, text, line, message):
     (tmp_path / "sources.list.d").mkdir()

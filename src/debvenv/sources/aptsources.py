@@ -120,6 +120,8 @@ class SourceEntry:
     signed_by: Optional[str]
     trusted: bool
     origin: SourceOrigin
+    # [check-valid-until=no] / Check-Valid-Until: no; None when the entry does not say.
+    check_valid_until: Optional[bool] = None
 
     @property
     def is_flat(self) -> bool:
@@ -227,6 +229,7 @@ def _parse_one_line(line: str, origin: SourceOrigin) -> SourceEntry:
     architectures: Tuple[str, ...] = ()
     signed_by: Optional[str] = None
     trusted = False
+    check_valid_until: Optional[bool] = None
     if rest.startswith("["):
         end = rest.find("]")
         if end < 0:
@@ -238,13 +241,15 @@ def _parse_one_line(line: str, origin: SourceOrigin) -> SourceEntry:
             key, op, value = match.group(1).lower(), match.group(2), match.group(3)
             if key == "arch":
                 architectures = _apply_arch_options(architectures, op, _comma_list(value))
-            elif key in ("signed-by", "trusted") and op != "=":
+            elif key in ("signed-by", "trusted", "check-valid-until") and op != "=":
                 raise _LineError(f"option {key!r} does not take {op!r}")
             elif key == "signed-by":
                 signed_by = ",".join(_comma_list(value)) or None
             elif key == "trusted":
                 trusted = _parse_bool(key, value)
-            # Other options (lang, target, pdiffs, by-hash, check-valid-until, ...)
+            elif key == "check-valid-until":
+                check_valid_until = _parse_bool(key, value)
+            # Other options (lang, target, pdiffs, by-hash, ...)
             # change how apt downloads, not what the entry is.
         rest = rest[end + 1 :].strip()
     words = _split_words(rest)
@@ -261,6 +266,7 @@ def _parse_one_line(line: str, origin: SourceOrigin) -> SourceEntry:
         signed_by=signed_by,
         trusted=trusted,
         origin=origin,
+        check_valid_until=check_valid_until,
     )
 
 
@@ -379,6 +385,11 @@ def _entries_from_stanza(fields: Dict[str, str], origin: SourceOrigin) -> List[S
             architectures = _apply_arch_options(architectures, op, fields[name].split())
     signed_by = _deb822_signed_by(fields.get("signed-by"))
     trusted = _parse_bool("Trusted", fields["trusted"], "trusted") if "trusted" in fields else False
+    check_valid_until = (
+        _parse_bool("Check-Valid-Until", fields["check-valid-until"], "check-valid-until")
+        if "check-valid-until" in fields
+        else None
+    )
 
     entries = []
     for type_ in types:
@@ -395,6 +406,7 @@ def _entries_from_stanza(fields: Dict[str, str], origin: SourceOrigin) -> List[S
                         signed_by=signed_by,
                         trusted=trusted,
                         origin=origin,
+                        check_valid_until=check_valid_until,
                     )
                 )
     return entries
