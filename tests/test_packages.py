@@ -21,7 +21,9 @@ from debvenv.sources.packages import (
     PackageRecord,
     PackagesError,
     PackagesIndex,
+    PoolFile,
     TargetPython,
+    find_pool_file,
     parse_packages,
     read_packages,
     target_python,
@@ -305,3 +307,37 @@ def test_rejected_in_stream_uses_stream_name():
     stream.name = "dists/bookworm/main/binary-amd64/Packages"
     with pytest.raises(PackagesError, match=r"^dists/bookworm/main/binary-amd64/Packages:1: "):
         read_packages(stream)
+
+
+# ---- find_pool_file ---------------------------------------------------------------
+
+DH_PYTHON = (DATA / "dh-python.paragraph").read_bytes()  # trixie's real paragraph
+
+
+def test_find_pool_file_reads_filename_size_and_sha256(tmp_path):
+    index = tmp_path / "Packages.xz"
+    index.write_bytes(lzma.compress(PACKAGES.read_bytes() + b"\n" + DH_PYTHON))
+    assert find_pool_file(index, "dh-python") == PoolFile(
+        package="dh-python",
+        version="6.20250414",
+        filename="pool/main/d/dh-python/dh-python_6.20250414_all.deb",
+        size=115732,
+        sha256="9c93fc01e8ce00dffcbc37966569692dd7179af713b575e592892c0ed06201eb",
+    )
+    assert find_pool_file(index, "dh-python-nonexistent") is None
+    # A name that is only a prefix of another package's is not that package.
+    assert find_pool_file(index, "dh") is None
+
+
+def test_find_pool_file_takes_the_highest_version(tmp_path):
+    older = DH_PYTHON.replace(b"Version: 6.20250414", b"Version: 5.20230130")
+    index = tmp_path / "Packages"
+    index.write_bytes(DH_PYTHON + b"\n" + older)
+    assert find_pool_file(index, "dh-python").version == "6.20250414"
+
+
+def test_find_pool_file_without_sha256_is_an_error_with_its_line(tmp_path):
+    index = tmp_path / "Packages"
+    index.write_bytes(PACKAGES.read_bytes() + b"\n" + b"\n".join(l for l in DH_PYTHON.split(b"\n") if not l.startswith(b"SHA256")))
+    with pytest.raises(PackagesError, match=rf"{index}:\d+: dh-python: no Filename, Size or SHA256"):
+        find_pool_file(index, "dh-python")

@@ -39,6 +39,7 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Dict, Iterator, Mapping, Optional, Tuple, Union
 
+from debian.deb822 import Deb822
 from debian.debian_support import NativeVersion
 
 from debvenv.errors import EnvironmentFailure
@@ -197,6 +198,46 @@ def parse_packages(data: bytes, label: str = "<Packages>") -> PackagesIndex:
             raw[package] = fields
         pos = match.end()
     return PackagesIndex(raw)
+
+
+@dataclass(frozen=True)
+class PoolFile:
+    """Where a binary package's .deb lies in the archive, and how to check it."""
+
+    package: str
+    version: str
+    filename: str  # relative to the mirror's base: pool/main/d/dh-python/dh-python_6.2_all.deb
+    size: int
+    sha256: str
+
+
+def find_pool_file(source: IndexInput, package: str, *, name: Optional[str] = None) -> Optional[PoolFile]:
+    """The .deb of ``package``'s highest version in a Packages index, or None when it is absent.
+
+    Off the hot path (only when Contents cannot be had), so the one paragraph
+    is read with python-debian's deb822 rather than the fast parser above.
+    """
+    label = name if name is not None else _label(source)
+    data = _read(source, label)
+    best: Optional[PoolFile] = None
+    start = re.compile(rb"(?:\A|\n)Package:[ \t]*" + re.escape(package.encode("ascii")) + rb"[ \t]*\n")
+    for match in start.finditer(data):
+        begin = match.start() + (1 if data[match.start() : match.start() + 1] == b"\n" else 0)
+        end = data.find(b"\n\n", begin)
+        fields = Deb822(data[begin : end if end >= 0 else len(data)])
+        try:
+            found = PoolFile(
+                package=package,
+                version=fields["Version"],
+                filename=fields["Filename"],
+                size=int(fields["Size"]),
+                sha256=fields["SHA256"].lower(),
+            )
+        except (KeyError, ValueError):
+            raise PackagesError(f"{label}:{_line(data, begin)}: {package}: no Filename, Size or SHA256") from None
+        if best is None or NativeVersion(found.version) > NativeVersion(best.version):
+            best = found
+    return best
 
 
 def target_python(records: Mapping[str, PackageRecord]) -> TargetPython:
