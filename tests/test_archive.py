@@ -9,10 +9,12 @@ Contents lines are the real paths of those packages' metadata.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gzip
 import hashlib
 import lzma
+import re
 import shutil
 import threading
 from datetime import timedelta
@@ -34,6 +36,7 @@ from debvenv.sources.archive import (
 )
 from debvenv.sources.release import (
     IndexHashError,
+    IndexOutOfSyncError,
     ReleaseExpiredError,
     ReleaseVerificationError,
 )
@@ -490,15 +493,53 @@ def test_suite_not_on_the_mirror(tmp_path, signing_key, mirror_of):
 # ---------------------------------------------------------------- what must fail, leaving nothing
 
 
+def flip_last_byte(path: Path) -> None:
+    """The same size, another SHA256: what tampering looks like, as opposed to a mirror mid-sync."""
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+PACKAGES_VARIANTS = ("main/binary-amd64/Packages.xz", "main/binary-amd64/Packages.gz")
+# Enough to change the compressed size too (xz pads to 4 bytes).
+MORE_PACKAGES = b"\nPackage: python3-six\nVersion: 1.16.0-4\nArchitecture: all\n"
+
+
 def test_tampered_packages(tmp_path, signing_key, mirror_of):
     archive = make_archive(tmp_path / "mirror", signing_key)
-    # The Release still lists the old hash.
-    rewrite(archive.path("main/binary-amd64/Packages.xz"), PACKAGES_NEWER)
+    # The Release still lists the old hashes, for every compression served.
+    for name in PACKAGES_VARIANTS:
+        flip_last_byte(archive.path(name))
     cache = tmp_path / "cache"
     with pytest.raises(IndexHashError, match=r"Packages\.xz: SHA256 .* differs") as info:
         fetch_suite(source_for(archive, mirror_of(archive)), cache, now=NOW)
+    assert not isinstance(info.value, IndexOutOfSyncError)
+    assert "Packages.gz" in str(info.value)  # every variant was tried
     assert info.value.exit_code == EXIT_ENVIRONMENT
     assert_cache_untouched(cache)
+
+
+def test_packages_out_of_sync_everywhere_fail(tmp_path, signing_key, mirror_of):
+    archive = make_archive(tmp_path / "mirror", signing_key)
+    for name in PACKAGES_VARIANTS:
+        rewrite(archive.path(name), PACKAGES_NEWER + MORE_PACKAGES)
+    cache = tmp_path / "cache"
+    pattern = r"out of sync with InRelease \(served (\d+) bytes, InRelease lists (\d+) for [^)]*Packages\.xz\)"
+    with pytest.raises(IndexOutOfSyncError, match=pattern) as info:
+        fetch_suite(source_for(archive, mirror_of(archive)), cache, now=NOW)
+    served, listed = re.search(pattern, str(info.value)).groups()
+    assert int(served) == archive.path("main/binary-amd64/Packages.xz").stat().st_size != int(listed)
+    assert "mid-sync" in str(info.value) and "Packages.gz" in str(info.value)
+    assert_cache_untouched(cache)
+
+
+def test_a_bad_variant_gives_way_to_the_next(tmp_path, signing_key, mirror_of):
+    archive = make_archive(tmp_path / "mirror", signing_key)
+    rewrite(archive.path("main/binary-amd64/Packages.xz"), PACKAGES_NEWER)
+    fetched = fetch_suite(source_for(archive, mirror_of(archive)), tmp_path / "cache", now=NOW)
+    assert [f.name for f in fetched.packages] == ["main/binary-amd64/Packages.gz"]
+    assert fetched.packages[0].path.read_bytes() == archive.path("main/binary-amd64/Packages.gz").read_bytes()
+    assert fetched.contents_problem is None
 
 
 def test_tampered_packages_keeps_the_previous_state(tmp_path, signing_key, mirror_of):
@@ -510,10 +551,11 @@ def test_tampered_packages_keeps_the_previous_state(tmp_path, signing_key, mirro
     state = next(cache.glob("suites/*/state.json")).read_bytes()
     before = store(cache)
 
-    # The next day's Release, signed, lists the new Packages; the file served is not it.
-    files = dict(DEBIAN_FILES, **{"main/binary-amd64/Packages.xz": PACKAGES_NEWER})
+    # The next day's Release, signed, lists the new Packages; the files served are not it.
+    files = dict(DEBIAN_FILES, **{name: PACKAGES_NEWER for name in PACKAGES_VARIANTS})
     make_archive(root, signing_key, files, date=DEFAULT_DATE + timedelta(days=1))
-    rewrite(archive.path("main/binary-amd64/Packages.xz"), PACKAGES_NEWER + b"\n")
+    for name in PACKAGES_VARIANTS:
+        rewrite(archive.path(name), PACKAGES_NEWER + b"\n")
     with pytest.raises(IndexHashError):
         fetch_suite(source, cache, now=LATER)
 
@@ -523,15 +565,100 @@ def test_tampered_packages_keeps_the_previous_state(tmp_path, signing_key, mirro
     assert cached is not None and cached.key() == good.key() and cached.fetched_at == NOW
 
 
-def test_truncated_contents(tmp_path, signing_key, mirror_of):
-    archive = make_archive(tmp_path / "mirror", signing_key)
+def test_contents_out_of_sync_still_answers_with_packages(tmp_path, signing_key, mirror_of):
+    archive = make_archive(tmp_path / "mirror", signing_key, acquire_by_hash=True)
     path = archive.path("main/Contents-amd64.gz")
+    listed = path.stat().st_size
     path.write_bytes(path.read_bytes()[:-10])
+    # As on the real mirror: the by-hash URL of the listed file is gone too.
+    for stale in path.parent.glob("by-hash/SHA256/*"):
+        if stale.read_bytes() != archive.path("main/Contents-all.gz").read_bytes():
+            stale.unlink()
     cache = tmp_path / "cache"
-    with pytest.raises(IndexHashError, match=r"truncated: \d+ of \d+ bytes"):
-        fetch_suite(source_for(archive, mirror_of(archive)), cache, now=NOW)
-    # Packages.xz and Contents-all.gz were good, but this fetch as a whole was not.
-    assert_cache_untouched(cache)
+    source = source_for(archive, mirror_of(archive))
+    fetched = fetch_suite(source, cache, now=NOW)
+
+    assert [f.name for f in fetched.packages] == ["main/binary-amd64/Packages.xz"]
+    assert fetched.contents == ()
+    problem = fetched.contents_problem
+    assert problem is not None and "main/Contents-amd64.gz" in problem
+    assert f"served {listed - 10} bytes, InRelease lists {listed}" in problem
+    assert "(by-hash: not found)" in problem
+    assert fetched.verified_contents is None  # nothing verified before
+    # The cache holds only verified bytes: Packages (and the good Contents-all), no stale file.
+    assert sha256(path.read_bytes()) not in store(cache)
+    again = cached_suite(source, cache, now=NOW)
+    assert again is not None and again.contents == () and again.contents_problem == problem
+    assert again.key() == fetched.key()
+
+
+def test_contents_out_of_sync_offers_the_last_verified_set(tmp_path, signing_key, mirror_of):
+    root = tmp_path / "mirror"
+    archive = make_archive(root, signing_key)
+    cache = tmp_path / "cache"
+    source = source_for(archive, mirror_of(archive))
+    good = fetch_suite(source, cache, now=NOW)
+
+    files = dict(DEBIAN_FILES, **{name: PACKAGES_NEWER for name in PACKAGES_VARIANTS})
+    files["main/Contents-all.gz"] = CONTENTS_ALL + b"usr/share/doc/python3-bs4/README python/python3-bs4\n"
+    make_archive(root, signing_key, files, date=DEFAULT_DATE + timedelta(days=1))
+    rewrite(archive.path("main/Contents-all.gz"), CONTENTS_ALL)  # the old file, still served
+    later = fetch_suite(source, cache, now=LATER)
+
+    assert later.contents == () and "Contents-all.gz" in later.contents_problem
+    assert later.packages[0].sha256 != good.packages[0].sha256
+    older = later.verified_contents
+    assert older is not None
+    assert older.release_date == DEFAULT_DATE and older.fetched_at == NOW
+    assert [f.sha256 for f in older.packages + older.contents] == [
+        f.sha256 for f in good.packages + good.contents
+    ]
+    assert all(f.path.is_file() for f in older.packages + older.contents)
+    # The older set survives garbage collection and a second failing fetch, and the cache knows it.
+    assert fetch_suite(source, cache, now=LATER).verified_contents == older
+    assert cached_suite(source, cache, now=LATER).verified_contents == older
+    # Once Contents verifies again, the older set is let go.
+    make_archive(root, signing_key, files, date=DEFAULT_DATE + timedelta(days=2))
+    fixed = fetch_suite(source, cache, now=LATER)
+    assert fixed.contents_problem is None and fixed.verified_contents is None
+    assert not any(f.sha256 in store(cache) for f in older.packages)
+
+
+def test_truncated_download_is_called_truncated(tmp_path, signing_key):
+    archive = make_archive(tmp_path / "mirror", signing_key)
+    name = "main/binary-amd64/Packages.xz"
+    whole = archive.path(name).read_bytes()
+
+    class Cut(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            if not self.path.endswith("/Packages.xz"):
+                return super().do_GET()
+            # Content-Length promises the whole file; the connection ends halfway.
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(whole)))
+            self.end_headers()
+            self.wfile.write(whole[: len(whole) // 2])
+            self.close_connection = True
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Cut, directory=str(archive.root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        source = source_for(archive, f"http://{host}:{port}")
+        fetched = fetch_suite(source, tmp_path / "cache", now=NOW)
+        # The .gz variant was whole: the fetch still succeeds...
+        assert [f.name for f in fetched.packages] == ["main/binary-amd64/Packages.gz"]
+        (archive.path("main/binary-amd64/Packages.gz")).unlink()
+        with pytest.raises(IndexHashError, match=rf"truncated: the download ended after {len(whole) // 2} of {len(whole)} bytes"):
+            fetch_suite(source, tmp_path / "cache2", now=NOW)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def test_oversized_index_is_cut_short(tmp_path, signing_key, mirror_of):
@@ -539,9 +666,11 @@ def test_oversized_index_is_cut_short(tmp_path, signing_key, mirror_of):
     path = archive.path("main/Contents-all.gz")
     path.write_bytes(path.read_bytes() + b"\0" * (4 << 20))
     cache = tmp_path / "cache"
-    with pytest.raises(IndexHashError, match=r"Contents-all\.gz: \d+ bytes, but \d+ listed"):
-        fetch_suite(source_for(archive, mirror_of(archive)), cache, now=NOW)
-    assert_cache_untouched(cache)
+    fetched = fetch_suite(source_for(archive, mirror_of(archive)), cache, now=NOW)
+    assert fetched.contents == ()
+    assert f"served {path.stat().st_size} bytes" in fetched.contents_problem
+    # No more than the listed size plus one byte was ever read, and none of it kept.
+    assert sum(p.stat().st_size for p in (cache / "files" / "sha256").iterdir()) < (1 << 20)
 
 
 def test_bad_signature(tmp_path, signing_key, other_signing_key, mirror_of):
@@ -552,6 +681,17 @@ def test_bad_signature(tmp_path, signing_key, other_signing_key, mirror_of):
         fetch_suite(source, cache, now=NOW)
     assert info.value.exit_code == EXIT_ENVIRONMENT
     assert_cache_untouched(cache)
+
+
+def test_no_keyring_is_refused_once_the_suite_is_found(tmp_path, signing_key, mirror_of):
+    archive = make_archive(tmp_path / "mirror", signing_key)
+    cache = tmp_path / "cache"
+    with pytest.raises(ReleaseVerificationError, match=r"InRelease: no keyring known .*--keyring FILE"):
+        fetch_suite(source_for(archive, mirror_of(archive), keyrings=()), cache, now=NOW)
+    assert_cache_untouched(cache)
+    missing = dataclasses.replace(source_for(archive, mirror_of(archive), keyrings=()), suite="nosuch")
+    with pytest.raises(ArchiveError, match=r"neither .*dists/nosuch/InRelease nor Release"):
+        fetch_suite(missing, cache, now=NOW)
 
 
 def test_inline_key_and_fingerprint(tmp_path, signing_key, other_signing_key):
@@ -610,8 +750,11 @@ def test_no_verify_accepts_a_bad_signature_loudly(
 def test_no_verify_still_checks_hashes(tmp_path, signing_key):
     archive = make_archive(tmp_path / "mirror", signing_key)
     rewrite(archive.path("main/Contents-all.gz"), CONTENTS_ALL + b"usr/bin/evil python/x\n")
-    cache = tmp_path / "cache"
     source = source_for(archive, archive.root.as_uri(), keyrings=(), verify=False)
+    assert "Contents-all.gz" in fetch_suite(source, tmp_path / "first", now=NOW).contents_problem
+    for name in PACKAGES_VARIANTS:
+        flip_last_byte(archive.path(name))
+    cache = tmp_path / "cache"
     with pytest.raises(IndexHashError):
         fetch_suite(source, cache, now=NOW)
     assert_cache_untouched(cache)

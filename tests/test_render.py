@@ -91,7 +91,8 @@ def test_json_has_exactly_the_schema_keys(requirements, bookworm, arm64):
     assert set(document) == {"schema", "targets", "requirements", "summary"}
     assert document["schema"] == "debvenv.report/1"
     for target in document["targets"]:
-        assert set(target) == {"id", "kind", "python", "arch"}
+        assert set(target) == {"id", "kind", "python", "arch", "error"}
+        assert target["error"] is None
     for row in document["requirements"]:
         assert set(row) == {"requirement", "file", "line", "name", "specifier", "extras", "marker", "url", "results"}
         assert set(row["results"]) == {"bookworm", "bookworm-arm64"}

@@ -25,10 +25,12 @@ from debvenv.sources.contents import ContentsDistribution, python_distributions
 from debvenv.sources.packages import PackageRecord, parse_packages, read_packages
 from debvenv.sources.suite import (
     borrow_mapping,
+    carry_mapping,
     build_index,
     contents_providers,
     guessed_providers,
     merge,
+    parse_name_list,
     read_dh_python_fallback,
     unmapped_packages,
 )
@@ -276,9 +278,17 @@ def test_read_dh_python_fallback(tmp_path):
     path = tmp_path / "cpython3_fallback"
     path.write_text(FALLBACK)
     assert read_dh_python_fallback(path) == {
-        "pyyaml": "python3-yaml",
+        "PyYAML": "python3-yaml",
         "beautifulsoup4": "python3-bs4",
-        "flask": "python3-flask",
+        "Flask": "python3-flask",
+    }
+
+
+def test_name_list_keeps_the_first_spelling_of_a_name():
+    # As trixie's dh-python lists Pillow twice: the first line wins, spelled as written.
+    assert parse_name_list("Pillow python3-pil\nclick python3-click\npillow python3-pil\n") == {
+        "Pillow": "python3-pil",
+        "click": "python3-click",
     }
 
 
@@ -574,3 +584,30 @@ def test_pocket_without_contents_takes_its_names_from_the_release(bookworm):
     assert [(p.package, p.mapping) for p in borrowed.lookup("pyinotify")] == [
         ("python3-pyinotify", MAPPING_GUESSED)
     ]
+
+
+# ---- carry_mapping: today's Packages named through an older verified Contents --------
+
+
+@pytest.mark.parametrize("name, expected", BORROW_CASES)
+def test_carry_mapping_is_borrow_mappings_rule_with_its_own_mapping(bookworm, name, expected):
+    packages = parse_packages(POCKET_PACKAGES, "POCKET_PACKAGES")
+    carried = carry_mapping(packages, bookworm.providers, suite="bookworm", mapping="cached-contents")
+    (provider,) = carried[name]
+    assert summary(provider) == expected[:4] + ("cached-contents",)
+    assert provider.suite == "bookworm"
+
+
+def test_carry_mapping_drops_what_todays_packages_lack(bookworm):
+    carried = carry_mapping(parse_packages(b"", "empty"), bookworm.providers, suite="bookworm", mapping="cached-contents")
+    assert carried == {}
+
+
+def test_guessed_providers_say_where_a_listed_name_came_from(naming_packages, tmp_path):
+    path = tmp_path / "cpython3_fallback"
+    path.write_text(FALLBACK)
+    found = guessed_providers(naming_packages, read_dh_python_fallback(path), list_mapping="dh-python")
+    (yaml,) = found["pyyaml"]
+    assert (yaml.name, yaml.package, yaml.mapping) == ("PyYAML", "python3-yaml", "dh-python")
+    # A name the list does not have still comes from the rule, and says guessed.
+    assert {p.mapping for group in found.values() for p in group} == {"dh-python", "guessed"}

@@ -26,10 +26,11 @@ from debvenv.commands import (
     refresh_indexes,
     which_packages,
 )
+from debvenv.evaluate import CheckReport
 from debvenv.errors import EXIT_ENVIRONMENT, EXIT_OK, DebvenvError, InputError, ProblemsError
 from debvenv.plan import render_plan_json, render_plan_table, write_plan
 from debvenv.render import FORMATS, render, render_suite_statuses, verdict_line
-from debvenv.sources import dpkgdb
+from debvenv.sources import aptsources, dpkgdb
 from debvenv.sources.installed import DEFAULT_PYTHON
 from debvenv.targets import DEFAULT_MAX_AGE, Progress, TargetOptions
 from debvenv.venv import render_build
@@ -63,6 +64,11 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help=f"dpkg database directory (default {dpkgdb.DEFAULT_ADMIN_DIR})",
     )
+    group.add_argument(
+        "--apt-etc-dir", type=Path, default=aptsources.DEFAULT_ETC_DIR, metavar="DIR",
+        help=f"apt's configuration directory: sources.list(.d), apt.conf(.d) "
+        f"(default {aptsources.DEFAULT_ETC_DIR})",
+    )
     group.add_argument("--mirror", metavar="URL", help="mirror for suites (default: from apt sources)")
     group.add_argument(
         "--components", metavar="LIST", help="comma-separated components (default: from apt sources)"
@@ -75,6 +81,11 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--no-verify", action="store_true",
         help="do not check the suites' signatures (hashes are still checked)",
+    )
+    group.add_argument(
+        "--ignore-valid-until", action="store_true",
+        help="accept a suite whose Release has expired (Valid-Until), as apt's "
+        "Acquire::Check-Valid-Until \"false\" does; signatures and hashes are still checked",
     )
     group.add_argument(
         "--refresh", action="store_true",
@@ -131,12 +142,14 @@ def _target_options(args: argparse.Namespace) -> TargetOptions:
     return TargetOptions(
         python=args.python,
         admin_dir=args.admin_dir,
+        apt_etc_dir=args.apt_etc_dir,
         cache_dir=_cache_dir(os.environ),
         mirror=args.mirror,
         components=components,
         arch=args.arch,
         keyrings=tuple(args.keyrings),
         verify=not args.no_verify,
+        ignore_valid_until=args.ignore_valid_until,
         refresh=args.refresh,
         progress=_progress_on_terminal(),
     )
@@ -165,14 +178,22 @@ def _check(args: argparse.Namespace) -> int:
     report = check_requirements(
         args.reqfiles, args.targets, _target_options(args), extras=args.extras
     )
-    for warning in report.warnings:
-        print(f"debvenv: note: {warning}", file=sys.stderr)
+    _print_notes(report)
     _write_output(render(report, args.format), args.output)
     return report.exit_code(strict=args.strict)
 
 
+def _print_notes(report: CheckReport) -> None:
+    for warning in report.warnings:
+        print(f"debvenv: note: {warning}", file=sys.stderr)
+    # The report says it too; on stderr it reaches the operator even with -o or --format json.
+    for target in report.failed:
+        print(f"debvenv: error: {target.id}: {target.error}", file=sys.stderr)
+
+
 def _which(args: argparse.Namespace) -> int:
     report = which_packages(args.names, args.targets, _target_options(args))
+    _print_notes(report)
     if args.format == "table":
         lines = [verdict_line(result, target) for result in report.results for target in report.targets]
         sys.stdout.write("\n".join(lines) + "\n")

@@ -53,7 +53,8 @@ def check_requirements(
     directory: Path = Path("."),
 ) -> CheckReport:
     """``debvenv check``: every requirement of ``files`` against every target."""
-    return check(_requirement_set(files, extras, directory), load_targets(targets, options))
+    requirements = _requirement_set(files, extras, directory)
+    return check(requirements, load_targets(targets, options, keep_going=True))
 
 
 def _requirement_set(files: Sequence[Path], extras: Sequence[str], directory: Path) -> RequirementSet:
@@ -77,7 +78,7 @@ def which_packages(
     requirements = RequirementSet(
         requirements=tuple(parsed), constraints=(), pip_options=(), notes=(), files=()
     )
-    return check(requirements, load_targets(targets, options))
+    return check(requirements, load_targets(targets, options, keep_going=True))
 
 
 @dataclass(frozen=True)

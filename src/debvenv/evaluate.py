@@ -16,7 +16,7 @@ from packaging.specifiers import Specifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from debvenv.debversion import debian_version_key, upstream_version
-from debvenv.errors import EXIT_CHECK_FAILED, EXIT_OK
+from debvenv.errors import EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK
 from debvenv.index import VERSION_FROM_DEBIAN, Provider, SuiteIndex, Target
 from debvenv.requirements import Requirement, RequirementSet, apply_constraints
 
@@ -61,9 +61,18 @@ class CheckReport:
     results: Tuple[RequirementResult, ...]
     warnings: Tuple[str, ...] = ()
 
+    @property
+    def answered(self) -> Tuple[Target, ...]:
+        """The targets that could be answered; the others carry ``error``."""
+        return tuple(t for t in self.targets if t.error is None)
+
+    @property
+    def failed(self) -> Tuple[Target, ...]:
+        return tuple(t for t in self.targets if t.error is not None)
+
     def summary(self) -> Dict[str, Dict[str, int]]:
         counts: Dict[str, Dict[str, int]] = {}
-        for target in self.targets:
+        for target in self.answered:
             per_status = {status: 0 for status in STATUSES}
             for result in self.results:
                 status = result.verdicts[target.id].status
@@ -72,6 +81,8 @@ class CheckReport:
         return counts
 
     def exit_code(self, *, strict: bool) -> int:
+        if self.failed:
+            return EXIT_ENVIRONMENT
         if not strict:
             return EXIT_OK
         acceptable = (SATISFIED, NOT_APPLICABLE)
@@ -239,7 +250,9 @@ def evaluate(requirement: Requirement, index: SuiteIndex, shipped: Optional[Ship
 
 
 def check(requirements: RequirementSet, indexes: Sequence[SuiteIndex]) -> CheckReport:
-    """Every requirement against every target."""
+    """Every requirement against every target that could be answered (``target.error`` is None)."""
+    every_target = tuple(index.target for index in indexes)
+    indexes = [index for index in indexes if index.target.error is None]
     shipped = {index.target.id: shipments(index) for index in indexes}
     results = tuple(
         RequirementResult(
@@ -260,11 +273,13 @@ def check(requirements: RequirementSet, indexes: Sequence[SuiteIndex]) -> CheckR
     )
     warnings: List[str] = []
     for index in indexes:
-        warnings.extend(f"{index.target.id}: {w}" for w in index.warnings)
+        # A suite's own warnings already start with its name; "trixie: trixie: ..." says nothing more.
+        prefix = f"{index.target.id}: "
+        warnings.extend(w if w.startswith(prefix) else prefix + w for w in index.warnings)
     for note in requirements.notes:
         warnings.append(str(note))
     return CheckReport(
-        targets=tuple(index.target for index in indexes),
+        targets=every_target,
         results=results,
         warnings=tuple(warnings),
     )

@@ -19,7 +19,12 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 # How the distribution -> Debian package mapping was found.
 MAPPING_METADATA = "metadata"  # a dpkg-owned .dist-info/.egg-info on this machine
 MAPPING_CONTENTS = "contents"  # a dist-packages/*.dist-info path in a Contents index
-MAPPING_GUESSED = "guessed"  # the python3-<name> naming rule or dh-python's fallback list
+# When the suite's Contents cannot be verified (or it publishes none), in order of preference:
+MAPPING_CACHED_CONTENTS = "cached-contents"  # the newest verified Contents in the cache
+MAPPING_DH_PYTHON = "dh-python"  # the name list in the suite's own verified dh-python .deb
+MAPPING_GUESSED = "guessed"  # the python3-<name> naming rule (or this machine's dh-python list)
+# Names a pocket's release may know better: its Contents, where verified, wins over these.
+DEGRADED_MAPPINGS = frozenset({MAPPING_CACHED_CONTENTS, MAPPING_DH_PYTHON, MAPPING_GUESSED})
 
 # Where a provider's upstream version came from.
 VERSION_FROM_METADATA = "metadata"  # the dist-info/egg-info name or METADATA
@@ -35,7 +40,7 @@ class Provider:
     debian_version: str
     version: str  # upstream version, raw: it may not be PEP 440
     version_source: str  # VERSION_FROM_METADATA | VERSION_FROM_DEBIAN
-    mapping: str  # MAPPING_METADATA | MAPPING_CONTENTS | MAPPING_GUESSED
+    mapping: str  # MAPPING_METADATA | MAPPING_CONTENTS | one of DEGRADED_MAPPINGS
     arch: str
     path: Optional[str] = None  # the metadata's path, where one is known
     suite: Optional[str] = None  # the archive suite offering it, for overlays and apt lists
@@ -60,6 +65,8 @@ class Target:
     arch: str  # Debian architecture: "amd64"
     # PEP 508 marker environment for the target's Python and machine.
     marker_environment: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # Why this target could not be answered (in a matrix, the others still are); None: it was.
+    error: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,15 @@ def _result_document(verdict: Verdict) -> Dict[str, Optional[str]]:
     }
 
 
-def _target_document(target: Target) -> Dict[str, str]:
-    return {"id": target.id, "kind": target.kind, "python": target.python, "arch": target.arch}
+def _target_document(target: Target) -> Dict[str, Optional[str]]:
+    return {
+        "id": target.id,
+        "kind": target.kind,
+        "python": target.python,
+        "arch": target.arch,
+        # null when the target was answered; else why not (its results and summary are absent).
+        "error": target.error,
+    }
 
 
 def report_document(report: CheckReport) -> Dict[str, Any]:
@@ -106,7 +113,13 @@ def _wrapped(text: str, indent: str = "") -> List[str]:
     return textwrap.wrap(text, TABLE_WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
 
 
+# A matrix cell, and verdict_line's status, for a target that could not be answered.
+UNAVAILABLE = "unavailable"
+
+
 def _target_heading(target: Target) -> str:
+    if target.error is not None:
+        return f"{target.id}: {UNAVAILABLE}: {target.error}"
     kinds = {"installed": "installed Debian packages", "apt": "this machine's apt lists"}
     what = kinds.get(target.kind, "suite")
     return f"{target.id}: {what}, Python {target.python}, {target.arch or 'any arch'}"
@@ -155,17 +168,22 @@ def _matrix_table(report: CheckReport) -> str:
     for result in report.results:
         rows.append(
             (result.requirement.text,)
-            + tuple(_matrix_cell(result.verdicts[t.id]) for t in report.targets)
+            + tuple(
+                _matrix_cell(result.verdicts[t.id]) if t.error is None else UNAVAILABLE
+                for t in report.targets
+            )
         )
-    lines = [_target_heading(t) for t in report.targets] + [""]
+    lines = [line for t in report.targets for line in _wrapped(_target_heading(t), "  ")] + [""]
     widths = _column_widths(rows)
     lines.extend(_row(row, widths) for row in rows)
     lines.append("")
     legend = ", ".join(f"{_MATRIX_LABELS[s]}={s}" for s in ALL_STATUSES)
     lines.extend(_wrapped(legend, "  "))
     summary = report.summary()
-    for target in report.targets:
+    for target in report.answered:
         lines.extend(_wrapped(f"{target.id}: {_summary_line(summary[target.id])}", "  "))
+    for target in report.failed:
+        lines.extend(_wrapped(f"{target.id}: {UNAVAILABLE} (see above)", "  "))
     return "\n".join(lines) + "\n"
 
 
@@ -205,7 +223,9 @@ def _template_context(report: CheckReport) -> Dict[str, Any]:
         "document": report_document(report),
         "statuses": STATUSES,
         "results": report.results,
-        "targets": report.targets,
+        # The grid shows the answered targets; the failed ones are listed with their reason.
+        "targets": report.answered,
+        "failed": report.failed,
         "summary": report.summary(),
         "warnings": report.warnings,
     }
@@ -233,6 +253,8 @@ def render(report: CheckReport, output_format: str) -> str:
 
 def verdict_line(result: RequirementResult, target: Target) -> str:
     """One line answering ``which``: the reviewer's question for one target."""
+    if target.error is not None:
+        return f"{target.id}: {result.requirement.text}: {UNAVAILABLE}: {target.error}"
     verdict = result.verdicts[target.id]
     provider = verdict.provider
     if provider is None:

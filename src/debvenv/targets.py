@@ -26,18 +26,39 @@ from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, 
 
 from debvenv.debversion import debian_version_key
 from debvenv.errors import EnvironmentFailure, InputError
-from debvenv.index import SuiteIndex, Target, load_cached_index, save_cached_index
-from debvenv.sources import aptsources, dpkgdb
-from debvenv.sources.archive import FetchedSuite, SuiteSource, cached_suite, fetch_suite
+from debvenv.index import (
+    MAPPING_CACHED_CONTENTS,
+    MAPPING_DH_PYTHON,
+    SuiteIndex,
+    Target,
+    load_cached_index,
+    save_cached_index,
+)
+from debvenv.sources import aptconf, aptsources, dpkgdb
+from debvenv.sources.archive import (
+    ArchiveError,
+    FetchedSuite,
+    SuiteSource,
+    VerifiedSet,
+    cached_suite,
+    fetch_pool_file,
+    fetch_suite,
+)
 from debvenv.sources.contents import python_distributions
+from debvenv.sources.debfile import DebFileError, read_member
 from debvenv.sources.installed import DEFAULT_PYTHON, load_installed
-from debvenv.sources.packages import PackageRecord, read_packages
+from debvenv.sources.packages import PackageRecord, PackagesError, find_pool_file, read_packages
+from debvenv.sources.release import ReleaseError
 from debvenv.sources.suite import (
+    DH_PYTHON_LIST,
+    Providers,
     borrow_mapping,
     build_index,
+    carry_mapping,
     contents_providers,
     guessed_providers,
     merge,
+    parse_name_list,
     read_dh_python_fallback,
     unmapped_packages,
 )
@@ -77,6 +98,8 @@ class TargetOptions:
     # Where a suite named with its own mirror (noble@URL) finds its distribution's keyring.
     keyring_dir: Path = DEFAULT_KEYRING_DIR
     verify: bool = True
+    # --ignore-valid-until: accept an expired Release (snapshot archives), with a warning.
+    ignore_valid_until: bool = False
     refresh: bool = False  # ask the mirror even when the cached suite is fresh
     max_age: timedelta = DEFAULT_MAX_AGE
     now: Optional[datetime] = None
@@ -123,6 +146,9 @@ def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> S
             f"give --mirror URL or write it as {suite}@URL"
         )
     components = options.components or (_entry_components(entries, entry) if entry else ("main",))
+    # The entry's own options apply only where the suite is fetched from the entry's URI.
+    same_entry = entry if entry is not None and entry.uri.rstrip("/") == uri.rstrip("/") else None
+    settings = aptconf.read_settings(options.apt_etc_dir)
     if options.keyrings:
         keys = aptsources.SigningKeys(keyrings=options.keyrings)
     elif entry is not None:
@@ -131,8 +157,8 @@ def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> S
         name = _KEYRINGS.get(aptsources.suite_distribution(suite) or "")
         keyring = options.keyring_dir / name if name else None
         if keyring is None or not keyring.exists():
-            if options.verify:
-                raise InputError(f"target {suite!r}: no keyring known for it; give --keyring FILE")
+            # Not refused here: whether the suite exists at all is the more useful first answer,
+            # and verifying with no key fails with a message asking for --keyring.
             keys = aptsources.SigningKeys(keyrings=())
         else:
             keys = aptsources.SigningKeys(keyrings=(keyring,))
@@ -145,7 +171,35 @@ def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> S
         inline_keys=keys.inline_keys,
         fingerprints=keys.fingerprints,
         verify=options.verify,
+        valid_until_waiver=_valid_until_waiver(same_entry, settings, options),
+        check_date=_check_date(settings),
     )
+
+
+def _valid_until_waiver(
+    entry: Optional[aptsources.SourceEntry],
+    settings: Mapping[str, aptconf.Setting],
+    options: TargetOptions,
+) -> Optional[str]:
+    """Why an expired Release of this suite is accepted, as apt would; None: it is refused.
+
+    apt's order: the source's own option, then Acquire::Check-Valid-Until.
+    --ignore-valid-until stands in for both where no source names the suite.
+    """
+    if options.ignore_valid_until:
+        return "of --ignore-valid-until"
+    if entry is not None and entry.check_valid_until is not None:
+        return None if entry.check_valid_until else f"its apt source {entry.origin} sets check-valid-until=no"
+    setting = aptconf.flag(settings, aptconf.CHECK_VALID_UNTIL)
+    if setting is not None and not setting[0]:
+        return f'Acquire::Check-Valid-Until is "{setting[1].value}" in {setting[1].where()}'
+    return None
+
+
+def _check_date(settings: Mapping[str, aptconf.Setting]) -> bool:
+    """apt's Acquire::Check-Date: False accepts a Release dated in the future (a clock known wrong)."""
+    setting = aptconf.flag(settings, aptconf.CHECK_DATE)
+    return setting is None or setting[0]
 
 
 def _entry_components(
@@ -197,14 +251,18 @@ def _cache_dir(options: TargetOptions) -> Path:
 
 
 def suite_index(fetched: FetchedSuite, options: TargetOptions) -> SuiteIndex:
-    """The parsed index of a fetched suite, built once per set of index files and cached."""
+    """The parsed index of a fetched suite, built once per set of index files and cached.
+
+    Without verified Contents the names come from the stand-ins of
+    ``_stand_in_providers``; one warning says which, and why.
+    """
     # The suite's name is part of the key: its providers carry it (apt-get install pkg/SUITE),
     # and an alias (stable, bookworm) or a twin pocket can publish the very same files.
     key = hashlib.sha256(f"{fetched.key()}\n{fetched.source.suite}".encode()).hexdigest()
     path = _cache_dir(options) / "indexes" / f"{key}.json"
     index = load_cached_index(path, target_id=fetched.source.suite)
     if index is not None:
-        return index
+        return _with_contents_problem(index, fetched)
     # Packages is parsed while Contents is decompressed: zlib and lzma release
     # the GIL, so on two cores this takes a cold build from the sum of the two
     # to about the longer one (scripts/bench measures it).
@@ -214,11 +272,12 @@ def suite_index(fetched: FetchedSuite, options: TargetOptions) -> SuiteIndex:
         packages = _Components([part.result() for part in parts])
     suite = fetched.source.suite
     warnings: List[str] = []
+    lasting = True
     if fetched.contents:
         providers = contents_providers(packages, distributions, suite=suite)
     else:
-        providers = guessed_providers(packages, read_dh_python_fallback(), suite=suite)
-        warnings.append("the suite publishes no Contents: mappings are guessed")
+        providers, note, lasting = _stand_in_providers(fetched, packages, options)
+        warnings.append(note)
     index = build_index(
         target_id=suite,
         kind="suite",
@@ -228,8 +287,100 @@ def suite_index(fetched: FetchedSuite, options: TargetOptions) -> SuiteIndex:
         warnings=warnings,
         unmapped=unmapped_packages(packages, providers) if base_suite(suite) != suite else None,
     )
-    save_cached_index(index, path)
-    return index
+    if lasting:
+        save_cached_index(index, path)
+    return _with_contents_problem(index, fetched)
+
+
+def _with_contents_problem(index: SuiteIndex, fetched: FetchedSuite) -> SuiteIndex:
+    """One warning line: why there is no verified Contents, then where the names come from.
+
+    The why is not part of the cached index (the same files can fail in
+    different ways); the where is its first warning, which suite_index
+    writes whenever there is no Contents.
+    """
+    if fetched.contents:
+        return index
+    why = (
+        f"Contents not verified ({fetched.contents_problem})"
+        if fetched.contents_problem is not None
+        else "the Release lists no Contents"
+    )
+    where = index.warnings[0] if index.warnings else "names are guessed"
+    return dataclasses.replace(index, warnings=(f"{why}; {where}",) + index.warnings[1:])
+
+
+def _stand_in_providers(
+    fetched: FetchedSuite, packages: Mapping[str, PackageRecord], options: TargetOptions
+) -> Tuple[Providers, str, bool]:
+    """Names for a suite without verified Contents: (providers, the warning, whether to cache them).
+
+    In order: the newest verified Contents in the cache; dh-python's name
+    list from the suite's own verified .deb; the ``python3-<name>`` rule. A
+    pocket takes its names from its release instead (borrow_mapping), so
+    only the rule is used here for it. A result built while something
+    transient failed (the .deb could not be fetched) is not cached.
+    """
+    suite = fetched.source.suite
+    older = fetched.verified_contents
+    if older is not None:
+        return _cached_contents_providers(older, packages, suite)
+    if base_suite(suite) != suite:
+        note = f"names are taken from {base_suite(suite)}'s Contents where it has the package"
+        return guessed_providers(packages, read_dh_python_fallback(), suite=suite), note, True
+    try:
+        names, version = _dh_python_names(fetched, options)
+    except (ArchiveError, DebFileError, PackagesError, ReleaseError) as exc:
+        note = f"dh-python's name list could not be read ({exc}): names are guessed (python3-<name>)"
+        return guessed_providers(packages, read_dh_python_fallback(), suite=suite), note, False
+    if names is None:
+        note = "no dh-python package either: names are guessed (python3-<name>)"
+        return guessed_providers(packages, read_dh_python_fallback(), suite=suite), note, True
+    note = (
+        f"names come from the name list of dh-python {version} in this suite "
+        f"(verified through its Packages), versions from its Packages; names it lacks are guessed"
+    )
+    providers = guessed_providers(packages, names, suite=suite, list_mapping=MAPPING_DH_PYTHON)
+    return providers, note, True
+
+
+def _cached_contents_providers(
+    older: VerifiedSet, packages: Mapping[str, PackageRecord], suite: str
+) -> Tuple[Providers, str, bool]:
+    old_packages = _Components([read_packages(f.path, name=f.name) for f in older.packages])
+    old_providers = contents_providers(
+        old_packages, python_distributions(*(f.path for f in older.contents)), suite=suite
+    )
+    providers = carry_mapping(packages, old_providers, suite=suite, mapping=MAPPING_CACHED_CONTENTS)
+    newer = {name: packages[name] for name in packages if name.startswith("python3-") and name not in old_packages}
+    for key, group in guessed_providers(newer, {}, suite=suite).items():
+        providers.setdefault(key, group)
+    note = (
+        f"names come from its Contents of {older.release_date:%Y-%m-%d} "
+        f"(verified and cached {older.fetched_at:%Y-%m-%d %H:%M} UTC), versions from today's Packages"
+    )
+    if newer:
+        note += f"; the {len(newer)} python3 packages new since then have guessed names"
+    return providers, note, True
+
+
+def _dh_python_names(fetched: FetchedSuite, options: TargetOptions) -> Tuple[Optional[Dict[str, str]], str]:
+    """dh-python's name list from the .deb the suite's verified Packages names, and its version."""
+    for index_file in fetched.packages:
+        found = find_pool_file(index_file.path, "dh-python", name=index_file.name)
+        if found is None:
+            continue
+        deb = fetch_pool_file(
+            fetched.source,
+            _cache_dir(options),
+            found.filename,
+            sha256=found.sha256,
+            size=found.size,
+            progress=options.progress,
+        )
+        text = read_member(deb, DH_PYTHON_LIST).decode("utf-8", "replace")
+        return parse_name_list(text), found.version
+    return None, ""
 
 
 class _Components(Mapping[str, PackageRecord]):
@@ -350,12 +501,36 @@ def load_target(name: str, options: TargetOptions) -> SuiteIndex:
     return load_suite_target(parse_target(name), options)
 
 
-def load_targets(names: Sequence[str], options: TargetOptions) -> List[SuiteIndex]:
+def load_targets(
+    names: Sequence[str], options: TargetOptions, *, keep_going: bool = False
+) -> List[SuiteIndex]:
+    """Each named target's index (``installed`` when none is named), duplicates once.
+
+    ``keep_going``: a target that fails for a reason of the environment
+    (EnvironmentFailure: an unreachable mirror, an unverifiable Release)
+    becomes an empty index whose ``target.error`` says why, so that a matrix
+    still answers for the others. Bad input still raises, and so does the
+    first failure when no target could be answered at all.
+    """
     seen = set()
     indexes = []
+    failures: List[EnvironmentFailure] = []
     for name in names or (INSTALLED,):
         if name in seen:
             continue
         seen.add(name)
-        indexes.append(load_target(name, options))
+        try:
+            indexes.append(load_target(name, options))
+        except EnvironmentFailure as error:
+            if not keep_going:
+                raise
+            failures.append(error)
+            indexes.append(_failed_target(name, str(error)))
+    if failures and len(failures) == len(indexes):
+        raise failures[0]
     return indexes
+
+
+def _failed_target(name: str, reason: str) -> SuiteIndex:
+    kind = name if name in (INSTALLED, APT) else "suite"
+    return SuiteIndex(target=Target(id=name, kind=kind, python="", arch="", error=reason), providers={})

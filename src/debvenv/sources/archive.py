@@ -32,9 +32,21 @@ a reader never mixes an old state with a new InRelease). Files no state
 refers to (a failed fetch's, a superseded Release's) and stray temporary
 files are deleted whenever a fetch ends with no other fetch running.
 
-A bad signature, a wrong hash or a truncated file raises the error types of
-``debvenv.sources.release``; only an unreachable mirror (connection refused,
-timeout, DNS, HTTP errors other than 404) falls back to the cached copy.
+Each index file is tried by hash, then by its plain path, in each listed
+compression, before it fails; a whole download whose size is not the listed
+one is "out of sync" (a mirror mid-sync), one that ended before its
+Content-Length is "truncated". A bad signature, an expired or future
+Release, or a Packages file that cannot be verified raises the error types
+of ``debvenv.sources.release``. A Contents file that cannot be verified does
+not: the suite is returned without Contents, with ``contents_problem``
+saying why and ``verified_contents`` naming the newest set of Packages and
+Contents of this suite that did verify, if the cache still holds one. Only an
+unreachable mirror (connection refused, timeout, DNS, HTTP errors other than
+404) falls back to the cached copy.
+
+``state.json`` also names, so that garbage collection keeps them, that
+verified set (``verified_set``) and the pool files fetched for the suite
+(``pool``: the dh-python .deb whose name list stands in for Contents).
 """
 
 from __future__ import annotations
@@ -69,11 +81,15 @@ from typing import (
 from debvenv import __version__
 from debvenv.errors import EnvironmentFailure
 from debvenv.sources.release import (
+    FUTURE_MARGIN,
     IndexFileEntry,
+    IndexHashError,
+    IndexOutOfSyncError,
     Release,
     ReleaseFormatError,
     ReleaseVerificationError,
     check_index_file,
+    check_not_in_future,
     check_valid_until,
     parse_release,
     verify_detached,
@@ -85,6 +101,9 @@ USER_AGENT = f"debvenv/{__version__}"
 
 # InRelease is about 150 KiB for Debian; a response this large is not a Release.
 _MAX_RELEASE_BYTES = 32 << 20
+# dh-python's .deb is about 120 KiB; a pool file this large is not one debvenv asks for.
+MAX_POOL_FILE_BYTES = 64 << 20
+_POOL_PATH = re.compile(r"^pool/[A-Za-z0-9][A-Za-z0-9+._~/-]*\.deb$")
 _CHUNK = 1 << 20
 
 _PACKAGES_SUFFIXES = (".xz", ".gz", "")
@@ -123,6 +142,11 @@ class SuiteSource:
     fingerprints: Tuple[str, ...] = ()
     # False is --no-verify: the signature is not checked, the index hashes still are.
     verify: bool = True
+    # Why an expired Valid-Until is accepted (apt's Acquire::Check-Valid-Until "false", a
+    # source's check-valid-until=no, --ignore-valid-until); None: it is not.
+    valid_until_waiver: Optional[str] = None
+    # False: apt's Acquire::Check-Date "false": a Release dated in the future is accepted.
+    check_date: bool = True
 
     def url(self, path: str) -> str:
         """The URL of ``path`` under ``dists/SUITE/``."""
@@ -148,6 +172,16 @@ class IndexFile:
 
 
 @dataclass(frozen=True)
+class VerifiedSet:
+    """An older Release's Packages and Contents, both verified when fetched and still cached."""
+
+    release_date: datetime  # the Date of the Release that listed them
+    fetched_at: datetime
+    packages: Tuple[IndexFile, ...]
+    contents: Tuple[IndexFile, ...]
+
+
+@dataclass(frozen=True)
 class FetchedSuite:
     """A suite's verified Release and the index files it vouches for, all in the cache."""
 
@@ -159,15 +193,24 @@ class FetchedSuite:
     offline: bool  # True: the cached copy, not fetched now (refresh=False or mirror unreachable)
     verified: bool = True  # False: --no-verify, the signature was not checked
     warnings: Tuple[str, ...] = ()  # for the user; the core never prints
+    # Why the Release's Contents could not be verified (then ``contents`` is empty).
+    contents_problem: Optional[str] = None
+    # With a contents_problem: the newest verified Packages and Contents the cache holds.
+    verified_contents: Optional[VerifiedSet] = None
 
     def key(self) -> str:
         """A stable hex digest of every index file's SHA256, the arch and the components."""
-        data = {
+        data: Dict[str, object] = {
             "arch": self.source.arch,
             "components": list(self.source.components),
             "packages": [[f.name, f.sha256] for f in self.packages],
             "contents": [[f.name, f.sha256] for f in self.contents],
         }
+        if self.contents_problem is not None:
+            older = self.verified_contents
+            data["verified_contents"] = (
+                [[f.name, f.sha256] for f in older.packages + older.contents] if older else None
+            )
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -243,6 +286,52 @@ def cached_suite(
         return _load_cached(source, cache_dir, suite_dir, now)
 
 
+def fetch_pool_file(
+    source: SuiteSource,
+    cache_dir: Path,
+    filename: str,
+    *,
+    sha256: str,
+    size: int,
+    progress: Optional[Progress] = None,
+) -> Path:
+    """A file of the mirror's pool (``pool/main/d/dh-python/dh-python_6.2_all.deb``) in the cache.
+
+    ``sha256`` and ``size`` come from a verified Packages index, so the file
+    is as trustworthy as the Release that vouched for that index. It is
+    recorded in the suite's state, so garbage collection keeps it while the
+    suite is cached. Raises ArchiveError when it cannot be had or is not a
+    plain pool path, IndexHashError when it is not the file Packages names.
+    """
+    if not _POOL_PATH.match(filename) or ".." in filename.split("/") or "//" in filename:
+        raise ArchiveError(f"{source.describe()}: {filename!r} is not a pool file name")
+    if not _HEX64.match(sha256) or not 0 < size <= MAX_POOL_FILE_BYTES:
+        raise ArchiveError(f"{source.describe()}: {filename}: implausible SHA256 or size ({size})")
+    cache_dir = Path(cache_dir)
+    suite_dir = _suite_dir(cache_dir, source)
+    store = _store_dir(cache_dir)
+    entry = IndexFileEntry(path=filename, size=size, sha256=sha256)
+    url = f"{source.mirror.rstrip('/')}/{urllib.parse.quote(filename)}"
+    _mkdir(suite_dir)
+    with _flock(suite_dir / "lock", fcntl.LOCK_EX), _store_session(cache_dir):
+        if not _in_store(store, entry):
+            try:
+                _download(url, entry, store, progress, listed_in="Packages")
+            except _NotFound:
+                raise ArchiveError(f"{_public(url)}: not on the mirror") from None
+            except _Unreachable as exc:
+                raise ArchiveError(f"cannot fetch {_public(exc.url)}: {exc.reason}") from None
+        state = _read_state(suite_dir)
+        if state is not None:
+            pool = state.get("pool") if isinstance(state.get("pool"), dict) else {}
+            pool = dict(pool, **{filename: {"sha256": sha256, "size": size}})  # type: ignore[arg-type]
+            try:
+                _write_state(suite_dir, dict(state, pool=pool))
+            except OSError as exc:
+                raise ArchiveError(f"cannot write to the cache {suite_dir}: {exc}") from None
+    return store / sha256
+
+
 # ---------------------------------------------------------------- fetching
 
 
@@ -257,15 +346,32 @@ def _fetch(
     with _store_session(cache_dir):
         signed, payload, url = _get_release(source)
         release = parse_release(_decode(payload, url), source=url)
-        check_valid_until(release, now)
-        wanted, warnings = _select(source, release)
+        warnings = _validity_warnings(source, release, now, cached=False)
+        if source.check_date:
+            check_not_in_future(release, now)
+        elif release.date > now + FUTURE_MARGIN:
+            warnings.append(
+                f"{source.describe()}: the Release is dated {release.date:%Y-%m-%d %H:%M} UTC, "
+                f"ahead of this machine's clock; accepted because Acquire::Check-Date is false"
+            )
+        wanted, select_warnings = _select(source, release)
+        warnings.extend(select_warnings)
         chosen: List[Tuple[IndexFileEntry, Optional[str], str]] = []
+        problems: List[str] = []
         for kind, component, candidates in wanted:
-            entry = _obtain(source, release, store, candidates, progress)
+            try:
+                entry = _obtain(source, release, store, candidates, progress)
+            except IndexHashError as exc:
+                # Packages is what every answer stands on; Contents only names, and has stand-ins.
+                if kind != "contents":
+                    raise
+                problems.append(getattr(exc, "summary", None) or str(exc))
+                continue
             chosen.append((entry, component, kind))
-        _commit(source, suite_dir, store, release, signed, [c[0] for c in chosen], now, url)
-    if not source.verify:
-        warnings.insert(0, _not_verified_warning(source))
+        problem = "; ".join(problems) if problems else None
+        if problem is not None:
+            chosen = [c for c in chosen if c[2] != "contents"]
+        previous = _commit(source, suite_dir, store, release, signed, chosen, now, url, problem)
     return FetchedSuite(
         source=source,
         release=release,
@@ -275,7 +381,31 @@ def _fetch(
         offline=False,
         verified=source.verify,
         warnings=tuple(warnings),
+        contents_problem=problem,
+        verified_contents=previous if problem is not None else None,
     )
+
+
+def _validity_warnings(source: SuiteSource, release: Release, now: datetime, *, cached: bool) -> List[str]:
+    """Warnings for --no-verify and an expired Valid-Until; raises when expiry is not waived."""
+    warnings: List[str] = []
+    if not source.verify:
+        warnings.append(_not_verified_warning(source))
+    if release.valid_until is None or now <= release.valid_until:
+        return warnings
+    if source.valid_until_waiver is not None:
+        warnings.append(
+            f"{source.describe()}: the Release expired on {release.valid_until:%Y-%m-%d %H:%M} UTC "
+            f"(Valid-Until); accepted because {source.valid_until_waiver}"
+        )
+    elif cached:
+        warnings.append(
+            f"{source.describe()}: the cached Release expired on "
+            f"{release.valid_until:%Y-%m-%d %H:%M} UTC (Valid-Until); refresh it"
+        )
+    else:
+        check_valid_until(release, now)
+    return warnings
 
 
 def _get_release(source: SuiteSource) -> Tuple[Dict[str, bytes], bytes, str]:
@@ -398,23 +528,48 @@ def _obtain(
     candidates: Sequence[IndexFileEntry],
     progress: Optional[Progress],
 ) -> IndexFileEntry:
-    """The first candidate already in the store, else the first one the mirror has."""
+    """The first candidate already in the store, else the first one the mirror serves verified.
+
+    Every listed compression is tried by hash, then by plain path; only when
+    none verifies does the file fail, with what each URL gave.
+    """
     for entry in candidates:
         if _in_store(store, entry):
             return entry
-    tried: List[str] = []
+    missing: List[str] = []
+    failures: List[IndexHashError] = []
     for entry in candidates:
         for url in _urls(source, release, entry):
             try:
-                _download(url, entry, store, progress)
+                _download(url, entry, store, progress, listed_in=_listed_in(release))
                 return entry
             except _NotFound:
-                tried.append(_public(url))
+                missing.append(_public(url))
+            except IndexHashError as exc:
+                failures.append(exc)
     names = ", ".join(c.path for c in candidates)
-    raise ArchiveError(
-        f"{source.describe()}: {names} listed in {release.source} but not on the mirror "
-        f"(tried {', '.join(tried)})"
-    )
+    if not failures:
+        raise ArchiveError(
+            f"{source.describe()}: {names} listed in {release.source} but not on the mirror "
+            f"(tried {', '.join(missing)})"
+        )
+    text = "; ".join(str(f) for f in failures)
+    if missing:
+        text += f" (not found: {', '.join(missing)})"
+    # Out of sync everywhere is the everyday mirror mid-sync; anything else may be worse.
+    kind = IndexOutOfSyncError if all(isinstance(f, IndexOutOfSyncError) for f in failures) else IndexHashError
+    error = kind(text)
+    # One line for a warning: the file, what went wrong, and whether by-hash was there at all.
+    reasons = "; ".join(dict.fromkeys(getattr(f, "reason", None) or _after_url(str(f)) for f in failures))
+    by_hash_missing = any("/by-hash/" in url for url in missing)
+    error.summary = f"{candidates[0].path}: {reasons}" + (" (by-hash: not found)" if by_hash_missing else "")
+    raise error
+
+
+def _after_url(message: str) -> str:
+    """A message of check_index_file without the URL it starts with."""
+    head, sep, rest = message.partition(": ")
+    return rest if sep and "://" in head else message
 
 
 def _urls(source: SuiteSource, release: Release, entry: IndexFileEntry) -> List[str]:
@@ -429,8 +584,17 @@ def _urls(source: SuiteSource, release: Release, entry: IndexFileEntry) -> List[
     return urls
 
 
+def _listed_in(release: Release) -> str:
+    return _INRELEASE if release.source.endswith(_INRELEASE) else _RELEASE
+
+
 def _download(
-    url: str, entry: IndexFileEntry, store: Path, progress: Optional[Progress]
+    url: str,
+    entry: IndexFileEntry,
+    store: Path,
+    progress: Optional[Progress],
+    *,
+    listed_in: str = _RELEASE,
 ) -> None:
     """Fetch ``url`` into the store as ``entry.sha256``, or leave nothing behind."""
     try:
@@ -441,10 +605,11 @@ def _download(
     try:
         with os.fdopen(fd, "wb") as out:
             with _open(url) as stream:
-                _copy(stream, out, url, entry, progress)
+                served = _served_size(stream)
+                received = _copy(stream, out, url, entry, progress)
             out.flush()
             os.fsync(out.fileno())
-        check_index_file(entry, tmp, source=_public(url))
+        _check_download(entry, tmp, received, served, _public(url), listed_in)
         os.chmod(tmp, 0o644)
         os.replace(tmp, store / entry.sha256)
     except OSError as exc:
@@ -455,13 +620,58 @@ def _download(
         raise
 
 
+def _served_size(stream: IO[bytes]) -> Optional[int]:
+    """What the server says it is sending: Content-Length, or a local file's size."""
+    headers = getattr(stream, "headers", None)
+    if headers is not None:
+        length = headers.get("Content-Length")
+        if length is not None and length.strip().isdigit():
+            return int(length)
+        return None
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _check_download(
+    entry: IndexFileEntry,
+    path: Path,
+    received: int,
+    served: Optional[int],
+    where: str,
+    listed_in: str,
+) -> None:
+    """Say which way a download is wrong: cut short in transit, or whole but another file."""
+    if received <= entry.size and served is not None and received < served:
+        raise IndexHashError(
+            f"{where}: truncated: the download ended after {received} of {served} bytes "
+            f"({entry.size} listed for {entry.path})"
+        )
+    if received != entry.size:
+        got = f"{served if served is not None and served > entry.size else received}"
+        if received > entry.size and (served is None or served <= entry.size):
+            got = f"more than {entry.size}"
+        error = IndexOutOfSyncError(
+            f"{where}: out of sync with {listed_in} (served {got} bytes, {listed_in} lists "
+            f"{entry.size} for {entry.path}): the mirror may be mid-sync"
+        )
+        error.reason = (
+            f"out of sync with {listed_in} (served {got} bytes, {listed_in} lists {entry.size}): "
+            f"the mirror may be mid-sync"
+        )
+        raise error
+    check_index_file(entry, path, source=where)
+
+
 def _copy(
     stream: IO[bytes],
     out: IO[bytes],
     url: str,
     entry: IndexFileEntry,
     progress: Optional[Progress],
-) -> None:
+) -> int:
+    """Copy at most the listed size plus one byte; the number of bytes copied."""
     done = 0
     if progress is not None:
         progress(entry.path, 0, entry.size)
@@ -477,6 +687,7 @@ def _copy(
             progress(entry.path, done, entry.size)
         if done > entry.size:
             break
+    return done
 
 
 def _commit(
@@ -485,21 +696,31 @@ def _commit(
     store: Path,
     release: Release,
     signed: Mapping[str, bytes],
-    fetched: Sequence[IndexFileEntry],
+    chosen: Sequence[Tuple[IndexFileEntry, Optional[str], str]],
     now: datetime,
     url: str,
-) -> None:
+    contents_problem: Optional[str],
+) -> Optional[VerifiedSet]:
+    """Write the new state; with a contents_problem, the verified set it carries forward."""
+    old_state = _read_state(suite_dir) or {}
     files: Dict[str, Dict[str, object]] = {}
     # Keep what earlier fetches (other components or arches) got from this same Release.
-    old = (_read_state(suite_dir) or {}).get("files")
+    old = old_state.get("files")
     for name, info in (old if isinstance(old, dict) else {}).items():
         entry = release.files.get(name)
         if isinstance(info, dict) and entry is not None and info.get("sha256") == entry.sha256:
             if _in_store(store, entry):
                 files[name] = {"sha256": entry.sha256, "size": entry.size}
-    for entry in fetched:
+    for entry, _component, _kind in chosen:
         files[entry.path] = {"sha256": entry.sha256, "size": entry.size}
-    state = {
+    if contents_problem is None:
+        verified_set: Optional[Dict[str, object]] = _set_document(release.date, now, chosen)
+    else:
+        verified_set = old_state.get("verified_set")  # type: ignore[assignment]
+        if _verified_set(verified_set, store) is None:
+            verified_set = None
+    pool = old_state.get("pool") if isinstance(old_state.get("pool"), dict) else {}
+    state: Dict[str, object] = {
         "schema": _STATE_SCHEMA,
         "mirror": _public(source.mirror),
         "suite": source.suite,
@@ -508,6 +729,9 @@ def _commit(
         "verified": source.verify,
         "signed": {name: hashlib.sha256(data).hexdigest() for name, data in signed.items()},
         "files": files,
+        "contents_problem": contents_problem,
+        "verified_set": verified_set,
+        "pool": pool,
     }
     try:
         for name, data in signed.items():
@@ -515,10 +739,64 @@ def _commit(
         for name in _SIGNED_NAMES:
             if name not in signed:
                 _unlink(suite_dir / name)
-        text = json.dumps(state, indent=1, sort_keys=True) + "\n"
-        _atomic_write(suite_dir / _STATE, text.encode("utf-8"))
+        _write_state(suite_dir, state)
     except OSError as exc:
         raise ArchiveError(f"cannot write to the cache {suite_dir}: {exc}") from None
+    return _verified_set(verified_set, store) if contents_problem is not None else None
+
+
+def _write_state(suite_dir: Path, state: Mapping[str, object]) -> None:
+    text = json.dumps(state, indent=1, sort_keys=True) + "\n"
+    _atomic_write(suite_dir / _STATE, text.encode("utf-8"))
+
+
+def _set_document(
+    release_date: datetime, now: datetime, chosen: Sequence[Tuple[IndexFileEntry, Optional[str], str]]
+) -> Dict[str, object]:
+    return {
+        "release_date": release_date.isoformat(),
+        "fetched_at": now.isoformat(),
+        "files": [
+            {"name": e.path, "sha256": e.sha256, "size": e.size, "component": c, "kind": k}
+            for e, c, k in chosen
+        ],
+    }
+
+
+def _verified_set(document: object, store: Path) -> Optional[VerifiedSet]:
+    """The VerifiedSet a state names, or None when it names none or the store lost a file."""
+    if not isinstance(document, dict):
+        return None
+    try:
+        rows = document["files"]
+        release_date = _utc(document["release_date"])
+        fetched_at = _utc(document["fetched_at"])
+        files: List[Tuple[str, IndexFile]] = []
+        for row in rows:
+            entry = IndexFileEntry(path=str(row["name"]), size=int(row["size"]), sha256=str(row["sha256"]))
+            component = row["component"]
+            if not _HEX64.match(entry.sha256) or not isinstance(component, (str, type(None))):
+                return None
+            if not _in_store(store, entry):
+                return None
+            index_file = IndexFile(path=store / entry.sha256, name=entry.path, sha256=entry.sha256, component=component)
+            files.append((str(row["kind"]), index_file))
+    except (KeyError, TypeError, ValueError):
+        return None
+    packages = tuple(f for kind, f in files if kind == "packages")
+    contents = tuple(f for kind, f in files if kind == "contents")
+    if not packages or not contents:
+        return None
+    return VerifiedSet(release_date=release_date, fetched_at=fetched_at, packages=packages, contents=contents)
+
+
+def _utc(text: object) -> datetime:
+    if not isinstance(text, str):
+        raise TypeError(text)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(text)
+    return moment.astimezone(timezone.utc)
 
 
 def _index_files(
@@ -608,25 +886,22 @@ def _load_cached(
         return None
     release = parse_release(_decode(payload, label), source=label)
 
-    warnings: List[str] = []
-    if not source.verify:
-        warnings.append(_not_verified_warning(source))
-    if release.valid_until is not None and now > release.valid_until:
-        warnings.append(
-            f"{source.describe()}: the cached Release expired on "
-            f"{release.valid_until:%Y-%m-%d %H:%M} UTC (Valid-Until); refresh it"
-        )
+    warnings = _validity_warnings(source, release, now, cached=True)
     try:
         wanted, select_warnings = _select(source, release)
     except ArchiveError:
         return None  # not what this cache holds; a fetch will say what is wrong
     store = _store_dir(cache_dir)
+    problem = state.get("contents_problem")
+    if not isinstance(problem, str):
+        problem = None
     chosen: List[Tuple[IndexFileEntry, Optional[str], str]] = []
     for kind, component, candidates in wanted:
         present = [e for e in candidates if _in_store(store, e)]
-        if not present:
+        if present and not (kind == "contents" and problem is not None):
+            chosen.append((present[0], component, kind))
+        elif not (kind == "contents" and problem is not None):
             return None
-        chosen.append((present[0], component, kind))
     return FetchedSuite(
         source=source,
         release=release,
@@ -636,6 +911,8 @@ def _load_cached(
         offline=True,
         verified=source.verify,
         warnings=tuple(warnings + select_warnings),
+        contents_problem=problem,
+        verified_contents=_verified_set(state.get("verified_set"), store) if problem else None,
     )
 
 
@@ -722,6 +999,14 @@ def _collect_garbage(cache_dir: Path) -> None:
         referenced.update(
             info.get("sha256") for info in files.values() if isinstance(info, dict)
         )
+        verified_set = state.get("verified_set")
+        if isinstance(verified_set, dict) and isinstance(verified_set.get("files"), list):
+            referenced.update(
+                row.get("sha256") for row in verified_set["files"] if isinstance(row, dict)
+            )
+        pool = state.get("pool")
+        if isinstance(pool, dict):
+            referenced.update(info.get("sha256") for info in pool.values() if isinstance(info, dict))
     store = _store_dir(cache_dir)
     try:
         names = os.listdir(store)

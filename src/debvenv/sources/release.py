@@ -66,8 +66,21 @@ class ReleaseExpiredError(ReleaseError):
     """The Release's Valid-Until lies in the past."""
 
 
+class ReleaseNotYetValidError(ReleaseError):
+    """The Release's Date lies in the future, beyond the clock-skew margin."""
+
+
 class IndexHashError(ReleaseError):
     """An index file's size or SHA256 differs from what the Release lists."""
+
+    # Set by whoever tried every URL of the file: one line naming the file, for warnings.
+    summary: Optional[str] = None
+    # What went wrong, without the URL: "out of sync with InRelease (...)".
+    reason: Optional[str] = None
+
+
+class IndexOutOfSyncError(IndexHashError):
+    """The mirror served a whole file, but not the one the Release lists (a mirror mid-sync)."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +195,10 @@ def _run_gpgv(
     output: Optional[Path],
     source: str,
 ) -> None:
+    if not keyrings and not inline_keys:
+        raise ReleaseVerificationError(
+            f"{source}: no keyring known to verify it with; give --keyring FILE"
+        )
     binary = _binary_keyrings(work, keyrings, inline_keys, source)
     home = work / "home"
     home.mkdir(mode=0o700)
@@ -471,6 +488,25 @@ def check_valid_until(release: Release, now: datetime) -> None:
         raise ReleaseExpiredError(
             f"{release.source}: expired: Valid-Until {release.valid_until:%Y-%m-%d %H:%M:%S} UTC "
             f"is {_ago(now - release.valid_until)} ago"
+        )
+
+
+# apt's Acquire::Max-FutureTime defaults to 10 s; a little more forgives a clock synced late.
+FUTURE_MARGIN = timedelta(minutes=5)
+
+
+def check_not_in_future(release: Release, now: datetime, margin: timedelta = FUTURE_MARGIN) -> None:
+    """Raise ReleaseNotYetValidError when the Release's Date is more than ``margin`` after ``now``.
+
+    apt refuses such a Release ("not valid yet"): either the clock is wrong or
+    the file is, and neither makes its Valid-Until trustworthy.
+    """
+    if now.tzinfo is None:
+        raise ValueError("check_not_in_future needs an aware datetime")
+    if release.date > now + margin:
+        raise ReleaseNotYetValidError(
+            f"{release.source}: not valid yet: its Date {release.date:%Y-%m-%d %H:%M:%S} UTC "
+            f"is {_ago(release.date - now)} ahead of this machine's clock"
         )
 
 

@@ -2,9 +2,10 @@
 
 Contents says which package ships which ``NAME-VERSION.dist-info``; Packages
 says which of those packages exist for this architecture and components, at
-which Debian version. Where there is no Contents, the mapping falls back to
-dh-python's list and then to the ``python3-<name>`` naming rule, and every
-such provider says ``mapping: guessed``.
+which Debian version. Where there is no verified Contents, the names come
+from an older verified Contents (``carry_mapping``, ``mapping:
+cached-contents``), else from dh-python's name list (``mapping: dh-python``),
+and only then from the ``python3-<name>`` naming rule (``mapping: guessed``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from debvenv.debversion import parse_debian_version, upstream_version
 from debvenv.index import (
+    DEGRADED_MAPPINGS,
     MAPPING_CONTENTS,
     MAPPING_GUESSED,
     VERSION_FROM_DEBIAN,
@@ -81,17 +83,34 @@ def _add(found: Providers, key: str, provider: Provider) -> None:
     same.append(provider)
 
 
+# Where dh-python's .deb keeps it.
+DH_PYTHON_LIST = "usr/share/dh-python/dist/cpython3_fallback"
+
+
 def read_dh_python_fallback(path: Path = DH_PYTHON_FALLBACK) -> Dict[str, str]:
-    """dh-python's ``name package`` lines as normalized name -> package; empty when absent."""
+    """This machine's dh-python list as name -> package (parse_name_list); empty when absent."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
+        return parse_name_list(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
         return {}
+
+
+def parse_name_list(text: str) -> Dict[str, str]:
+    """dh-python's ``cpython3_fallback``: ``name package`` lines -> {name as spelled: package}.
+
+    The first line for a normalized name wins (``Django`` before
+    ``django``), as in dh-python; comments and lines with fewer than two
+    fields are skipped.
+    """
     mapping: Dict[str, str] = {}
+    seen = set()
     for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 2 and not line.startswith("#"):
-            mapping.setdefault(normalize(parts[0]), parts[1])
+            key = normalize(parts[0])
+            if key not in seen:
+                seen.add(key)
+                mapping[parts[0]] = parts[1]
     return mapping
 
 
@@ -100,15 +119,17 @@ def guessed_providers(
     fallback: Mapping[str, str],
     *,
     suite: Optional[str] = None,
+    list_mapping: str = MAPPING_GUESSED,
 ) -> Providers:
-    """Providers from dh-python's list, then from the ``python3-<name>`` naming rule.
+    """Providers from a dh-python name list, then from the ``python3-<name>`` naming rule.
 
-    Every one says ``mapping: guessed``: without metadata a name is only a
-    likely spelling, and the report must say so.
+    Names from the list say ``list_mapping`` (``dh-python`` when the list is
+    the suite's own, verified); the rule's say ``guessed``: without metadata
+    a name is only a likely spelling, and the report must say so.
     """
     found: Providers = {}
 
-    def add(name: str, record: PackageRecord) -> None:
+    def add(name: str, record: PackageRecord, mapping: str = MAPPING_GUESSED) -> None:
         _add(
             found,
             normalize(name),
@@ -118,7 +139,7 @@ def guessed_providers(
                 debian_version=record.version,
                 version=upstream_version(record.version).upstream,
                 version_source=VERSION_FROM_DEBIAN,
-                mapping=MAPPING_GUESSED,
+                mapping=mapping,
                 arch=record.architecture,
                 suite=suite,
             ),
@@ -127,7 +148,7 @@ def guessed_providers(
     for name, package in fallback.items():
         record = packages.get(package)
         if record is not None:
-            add(name, record)
+            add(name, record, list_mapping)
     python_packages = [
         package
         for package in packages
@@ -191,13 +212,14 @@ def build_index(
 def unmapped_packages(packages: Mapping[str, PackageRecord], providers: Providers) -> Dict[str, Tuple[str, str]]:
     """The packages no provider names from metadata, as package -> (Debian version, arch).
 
-    A guessed name does not count: a pocket's release may know the real one.
+    A degraded name (guessed, dh-python's, a cached Contents') does not
+    count: a pocket's release may know the real one.
     """
     mapped = {
         provider.package
         for group in providers.values()
         for provider in group
-        if provider.mapping != MAPPING_GUESSED
+        if provider.mapping not in DEGRADED_MAPPINGS
     }
     return {
         name: (packages[name].version, packages[name].architecture)
@@ -214,42 +236,82 @@ def borrow_mapping(pocket: SuiteIndex, base: SuiteIndex, *, suite: str) -> Suite
     (2.1.0-2 -> 2.1.0-2+deb12u1) the base's metadata version still holds;
     otherwise it is translated from the pocket's Debian version.
     """
-    by_package: Dict[str, List[Provider]] = {}
-    for group in base.providers.values():
-        for provider in group:
-            by_package.setdefault(provider.package, []).append(provider)
+    by_package = _by_package(base.providers)
     found: Providers = {}
     for key, group in pocket.providers.items():
-        # A pocket without Contents guessed its names; where the release knows them, they win.
-        kept = [p for p in group if p.mapping != MAPPING_GUESSED or p.package not in by_package]
+        # A pocket without verified Contents has stand-in names; where the release knows them, they win.
+        kept = [p for p in group if p.mapping not in DEGRADED_MAPPINGS or p.package not in by_package]
         if kept:
             found[key] = kept
     for package, (debian_version, arch) in pocket.unmapped.items():
-        for known in by_package.get(package, ()):
-            if _same_upstream(known.debian_version, debian_version):
-                version, source = known.version, known.version_source
-            else:
-                version, source = upstream_version(debian_version).upstream, VERSION_FROM_DEBIAN
-            _add(
-                found,
-                normalize(known.name),
-                Provider(
-                    name=known.name,
-                    package=package,
-                    debian_version=debian_version,
-                    version=version,
-                    version_source=source,
-                    mapping=known.mapping,
-                    arch=arch,
-                    path=known.path,
-                    suite=suite,
-                ),
-            )
+        _carry(found, by_package.get(package, ()), package, debian_version, arch, suite=suite)
     return SuiteIndex(
         target=pocket.target,
         providers={key: tuple(group) for key, group in found.items()},
         warnings=pocket.warnings,
     )
+
+
+def carry_mapping(
+    packages: Mapping[str, PackageRecord],
+    older: Mapping[str, Sequence[Provider]],
+    *,
+    suite: Optional[str],
+    mapping: str,
+) -> Providers:
+    """Today's packages named through an older index of the same suite (its verified Contents).
+
+    Versions follow the same rule as borrow_mapping: the older metadata
+    version only where the upstream version did not move. Each provider says
+    ``mapping``, so that the report shows where the name came from.
+    """
+    found: Providers = {}
+    for package, known in _by_package(older).items():
+        record = packages.get(package)
+        if record is not None:
+            _carry(found, known, package, record.version, record.architecture, suite=suite, mapping=mapping)
+    return found
+
+
+def _by_package(providers: Mapping[str, Sequence[Provider]]) -> Dict[str, List[Provider]]:
+    by_package: Dict[str, List[Provider]] = {}
+    for group in providers.values():
+        for provider in group:
+            by_package.setdefault(provider.package, []).append(provider)
+    return by_package
+
+
+def _carry(
+    found: Providers,
+    known: Iterable[Provider],
+    package: str,
+    debian_version: str,
+    arch: str,
+    *,
+    suite: Optional[str],
+    mapping: Optional[str] = None,
+) -> None:
+    """Add ``package`` at ``debian_version`` under each name ``known`` gave it."""
+    for provider in known:
+        if _same_upstream(provider.debian_version, debian_version):
+            version, source = provider.version, provider.version_source
+        else:
+            version, source = upstream_version(debian_version).upstream, VERSION_FROM_DEBIAN
+        _add(
+            found,
+            normalize(provider.name),
+            Provider(
+                name=provider.name,
+                package=package,
+                debian_version=debian_version,
+                version=version,
+                version_source=source,
+                mapping=mapping or provider.mapping,
+                arch=arch,
+                path=provider.path,
+                suite=suite,
+            ),
+        )
 
 
 def _same_upstream(a: str, b: str) -> bool:
