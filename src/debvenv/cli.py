@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
@@ -27,6 +26,7 @@ from debvenv.commands import (
     which_packages,
 )
 from debvenv.errors import EXIT_ENVIRONMENT, EXIT_OK, DebvenvError, InputError, ProblemsError
+from debvenv.files import write_report
 from debvenv.plan import render_plan_json, render_plan_table, write_plan
 from debvenv.render import FORMATS, render, render_suite_statuses, verdict_line
 from debvenv.sources import dpkgdb
@@ -143,22 +143,8 @@ def _target_options(args: argparse.Namespace) -> TargetOptions:
 
 
 def _write_output(text: str, output: Optional[Path]) -> None:
-    """Print the report, or write it to ``output`` atomically (never a half-written file)."""
-    if output is None:
-        sys.stdout.write(text)
-        return
-    directory = output.parent if str(output.parent) else Path(".")
-    try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(temporary, output)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError as error:
-        raise InputError(f"-o {output}: cannot write: {error.strerror}") from error
+    """Print the report, or write it to ``output`` (``files.write_report`` says how)."""
+    write_report(text, output)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -295,7 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(check)
     _add_extras(check, "check")
     check.add_argument("--format", choices=FORMATS, default="table")
-    check.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the report to FILE")
+    check.add_argument(
+        "-o", "--output", type=Path, metavar="FILE",
+        help="write the report to FILE ('-': stdout); a regular file is replaced whole, a device or "
+        "FIFO written into, a symlink to a regular file refused",
+    )
     check.add_argument(
         "--strict", action="store_true",
         help="exit 1 unless every applicable requirement is satisfied",

@@ -86,6 +86,7 @@ from packaging.version import InvalidVersion, Version
 
 from debvenv import __version__
 from debvenv.errors import EnvironmentFailure, InputError
+from debvenv.files import write_atomically
 from debvenv.evaluate import (
     EXCLUDED,
     NOT_APPLICABLE,
@@ -1537,17 +1538,9 @@ def manifest_document(result: BuildResult, *, now: datetime) -> Dict[str, Any]:
 
 
 def _write_json(path: Path, document: Mapping[str, Any]) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    # 0644 whatever the umask: the venv's users read the manifest, only its builder writes it.
+    write_atomically(path, text.encode("utf-8"), mode=0o644)
 
 
 # ---- rendering ---------------------------------------------------------------------
