@@ -106,6 +106,14 @@ def test_output_through_a_planted_symlink_is_refused(tmp_path):
     assert not (tmp_path / "nologin").exists()
 
 
+@pytest.mark.parametrize("keyring", ["/dev/zero", "fifo"])
+def test_a_keyring_that_is_not_a_regular_file_is_bad_input(tmp_path, keyring):
+    (tmp_path / "requirements.txt").write_text("six\n")
+    os.mkfifo(tmp_path / "fifo")
+    result = debvenv("check", "-t", "bookworm@file:///nonexistent", "--keyring", keyring, cwd=tmp_path)
+    assert_clean_error(result, 2)
+
+
 def test_own_pyproject_checks_clean_as_json():
     result = debvenv("check", "--format", "json", cwd=ROOT)
     assert result.returncode == 0, result.stderr

@@ -26,7 +26,7 @@ from debvenv.commands import (
     which_packages,
 )
 from debvenv.errors import EXIT_ENVIRONMENT, EXIT_OK, DebvenvError, InputError, ProblemsError
-from debvenv.files import write_report
+from debvenv.files import MIB, refuse_unsuitable_input, write_report
 from debvenv.plan import render_plan_json, render_plan_table, write_plan
 from debvenv.render import FORMATS, render, render_suite_statuses, verdict_line
 from debvenv.sources import dpkgdb
@@ -35,6 +35,8 @@ from debvenv.targets import DEFAULT_MAX_AGE, Progress, TargetOptions
 from debvenv.venv import render_build
 
 Handler = Callable[[argparse.Namespace], int]
+# Debian's archive keyring is well under 1 MiB; gpgv would read /dev/zero until memory ran out.
+MAX_KEYRING_SIZE = 16 * MIB
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +130,8 @@ def _target_options(args: argparse.Namespace) -> TargetOptions:
             file=sys.stderr,
         )
     components = tuple(c for c in (args.components or "").split(",") if c)
+    for keyring in args.keyrings:
+        refuse_unsuitable_input(keyring, MAX_KEYRING_SIZE, "--keyring")
     return TargetOptions(
         python=args.python,
         admin_dir=args.admin_dir,

@@ -178,3 +178,81 @@ def write_report(text: str, output: Union[Path, str, None]) -> None:
         raise  # the reader went away: main() treats that as the reader's choice
     except OSError as error:
         raise _error(label, error) from error
+
+
+# ---- reading inputs ------------------------------------------------------------------
+
+MIB = 1024 * 1024
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class InputRefused(ValueError):
+    """An input file debvenv will not read: too large, or not a regular file where one is needed.
+
+    Not a DebvenvError: the caller knows where the file was named and adds that.
+    """
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def describe_size(size: int) -> str:
+    return f"{size / MIB:.0f} MiB" if size >= MIB else f"{size} bytes"
+
+
+def read_bounded(path: Union[Path, str], limit: int, *, regular_only: bool = False) -> bytes:
+    """The contents of ``path``, refusing more than ``limit`` bytes (InputRefused).
+
+    Opening never blocks (a FIFO without a writer, a tty), so a FIFO
+    named where a file is expected cannot hang the run; with
+    ``regular_only`` anything but a regular file is refused before a byte
+    is read (``-r /dev/zero``, an include that is a FIFO). A special file
+    that is allowed (``debvenv check /dev/stdin``) is then read blocking,
+    up to the limit. Raises OSError for what the system refuses.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        status = os.fstat(fd)
+        if stat.S_ISDIR(status.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        regular = stat.S_ISREG(status.st_mode)
+        if not regular and regular_only:
+            raise InputRefused(f"{_kind(status.st_mode)}, not a regular file")
+        if regular and status.st_size > limit:
+            raise InputRefused(f"too large: {describe_size(status.st_size)}, the limit is {describe_size(limit)}")
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = handle.read(min(MIB, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise InputRefused(f"too large: more than {describe_size(limit)}")
+        return b"".join(chunks)
+
+
+def refuse_unsuitable_input(path: Path, limit: int, label: str) -> None:
+    """Check a file handed to another program (gpgv's keyring) before it reads it: regular, bounded.
+
+    Raises InputError (exit 2) naming ``label`` when ``path`` is missing,
+    not a regular file (``/dev/zero``, a FIFO) or larger than ``limit``.
+    """
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        raise InputError(f"{label} {path}: cannot read: {error.strerror or error}") from error
+    if not stat.S_ISREG(status.st_mode):
+        raise InputError(f"{label} {path}: {_kind(status.st_mode)}, not a regular file")
+    if status.st_size > limit:
+        raise InputError(
+            f"{label} {path}: too large: {describe_size(status.st_size)}, the limit is {describe_size(limit)}"
+        )
