@@ -91,12 +91,13 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PackagingRequirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from debvenv.debversion import DebianVersionError, compare_debian_versions
 from debvenv.errors import EXIT_CHECK_FAILED, EXIT_OK, EnvironmentFailure, InputError
 from debvenv.evaluate import CheckReport, check, marker_applies
+from debvenv.files import MIB, InputRefused, read_bounded
 from debvenv.index import Provider, SuiteIndex
 from debvenv.names import normalize
 from debvenv.plan import Plan, make_plan
@@ -149,6 +150,10 @@ STATUSES = (BROKEN, REDUNDANT, SHADOWING, CHANGED, OK)
 _MANIFEST_PREFIX = MANIFEST_SCHEMA.rsplit("/", 1)[0] + "/"
 _MANIFEST_VERSION = int(MANIFEST_SCHEMA.rsplit("/", 1)[1])
 _MASKED = "***@"
+# debvenv writes manifests of a few hundred kB; more is not one of ours.
+MAX_MANIFEST_SIZE = 64 * MIB
+_MAX_PATH = 4096  # PATH_MAX
+_MAX_SHORT_FIELD = 100  # a version, a time stamp
 _WIDTH = 80
 # What sync recomputes; every other top-level key of the old manifest (the
 # build's --apt-install record) is carried over unchanged.
@@ -227,13 +232,17 @@ def read_manifest(venv_dir: Path) -> Manifest:
             f"build it with debvenv build --venv {venv_dir}"
         )
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_bounded(path, MAX_MANIFEST_SIZE, regular_only=True).decode("utf-8")
     except OSError as error:
         raise ManifestError(f"{path}: cannot read: {error.strerror}") from error
+    except InputRefused as error:
+        raise ManifestError(f"{path}: cannot read: {error}") from error
     except UnicodeDecodeError as error:
         raise ManifestError(f"{path}: corrupt: not UTF-8 ({error.reason} at byte {error.start})") from error
     try:
         document = json.loads(text)
+    except RecursionError as error:
+        raise ManifestError(f"{path}: corrupt: JSON nested too deeply") from error
     except ValueError as error:
         line = getattr(error, "lineno", None)
         message = getattr(error, "msg", str(error))
@@ -272,9 +281,9 @@ def manifest_from_document(document: Any, path: Path) -> Manifest:
     )
     return Manifest(
         path=path,
-        venv=top.string("venv"),
-        created=top.string("created"),
-        debvenv_version=top.string("debvenv_version"),
+        venv=_venv_field(top),
+        created=_created_field(top),
+        debvenv_version=top.string("debvenv_version", limit=_MAX_SHORT_FIELD),
         python=Path(python.string("path")),
         python_version=python.string("version"),
         pip_version=pip.optional("version"),
@@ -286,6 +295,25 @@ def manifest_from_document(document: Any, path: Path) -> Manifest:
         debian_packages=top.string_map("debian_packages"),
         document=document,
     )
+
+
+def _venv_field(top: "_Fields") -> str:
+    value = top.string("venv", limit=_MAX_PATH)
+    if not os.path.isabs(value) or "\0" in value:
+        raise top.fail("venv", f"expected an absolute path, found {value[:_MAX_SHORT_FIELD]!r}")
+    return value
+
+
+def _created_field(top: "_Fields") -> str:
+    value = top.string("created", limit=_MAX_SHORT_FIELD)
+    try:
+        # build writes YYYY-MM-DDTHH:MM:SSZ; fromisoformat reads "Z" only from Python 3.11 on.
+        stamp = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        stamp = None
+    if stamp is None or stamp.tzinfo is None:
+        raise top.fail("created", f"expected a UTC time such as 2024-05-02T09:30:00Z, found {value!r}")
+    return value
 
 
 def _check_schema(schema: Any, path: Path) -> None:
@@ -322,10 +350,12 @@ class _Fields:
         found = "missing" if key not in self.document else f"a {_kind(value)}"
         return ManifestError(f"{self.path}: corrupt: {field}: expected {expected}, found {found}")
 
-    def string(self, key: str) -> str:
+    def string(self, key: str, *, limit: Optional[int] = None) -> str:
         value = self.document.get(key)
         if not isinstance(value, str):
             raise self._error(key, "a string", value)
+        if limit is not None and len(value) > limit:
+            raise self.fail(key, f"expected at most {limit} characters, found {len(value)}")
         return value
 
     def optional(self, key: str) -> Optional[str]:
@@ -400,16 +430,17 @@ def _manifest_requirement(entry: _Fields) -> ManifestRequirement:
     name = entry.string("name")
     try:
         specifier = SpecifierSet(entry.string("specifier"))
-    except InvalidSpecifier as error:
-        raise entry.fail("specifier", str(error)) from None
+    except (ValueError, RecursionError) as error:  # InvalidSpecifier, Python's int digit limit
+        raise entry.fail("specifier", _first_line(error)) from None
     marker_text = entry.optional("marker")
     try:
         marker = Marker(marker_text) if marker_text is not None else None
-    except InvalidMarker as error:
-        raise entry.fail("marker", str(error)) from None
+    except (InvalidMarker, ValueError, RecursionError) as error:
+        raise entry.fail("marker", _first_line(error)) from None
     try:
         display_name = PackagingRequirement(text).name
-    except InvalidRequirement:  # an editable or a bare path: its name was worked out at build
+    except (InvalidRequirement, ValueError, RecursionError):
+        # An editable or a bare path: its name was worked out at build.
         display_name = name
     requirement = Requirement(
         text=text,
@@ -431,6 +462,13 @@ def _manifest_requirement(entry: _Fields) -> ManifestRequirement:
         reason=entry.string("reason"),
         distribution=distribution,
     )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else ""
+    if isinstance(error, RecursionError) or not text:
+        return "nested too deeply" if isinstance(error, RecursionError) else type(error).__name__
+    return text[:_MAX_SHORT_FIELD * 2]
 
 
 def requirement_set(manifest: Manifest) -> RequirementSet:

@@ -294,8 +294,8 @@ def build_venv(
         refuse_apt_install_unless_root()
     refuse_redirecting_pip_args(pip_args)
     venv_dir = Path(os.path.realpath(venv_dir))
+    facts = _interpreter_facts(python)  # first: it checks what the interpreter answers
     index = load_installed(python, admin_dir)
-    facts = _interpreter_facts(python)
     _refuse_system_location(venv_dir, python, facts)
     _refuse_existing_non_venv(venv_dir)
     apt = AptOutcome()
@@ -818,8 +818,21 @@ _FACTS_PROBE = (
 )
 
 
+_FACT_KEYS = ("prefix", "base_prefix", "exec_prefix", "base_exec_prefix", "python_full_version")
+
+
 def _interpreter_facts(python: Path) -> Dict[str, Any]:
-    return run_probe(python, _FACTS_PROBE, label=f"--python {python}")
+    facts = run_probe(python, _FACTS_PROBE, label=f"--python {python}")
+    # Whatever answers is not trusted to be Python: a wrong shape is its failure, not our bug.
+    wrong = [key for key in _FACT_KEYS if not isinstance(facts.get(key), str)]
+    sites = facts.get("site_packages")
+    if not isinstance(sites, list) or not all(isinstance(site, str) for site in sites):
+        wrong.append("site_packages")
+    if wrong:
+        raise EnvironmentFailure(
+            f"--python {python}: not a working Python 3 interpreter: its answer lacks {', '.join(wrong)}"
+        )
+    return facts
 
 
 def _inside(path: str, directory: str) -> bool:

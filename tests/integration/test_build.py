@@ -41,7 +41,7 @@ import pytest
 from virtualenv.seed.wheels.embed import get_embed_wheel
 from wheelhouse import wheel_from_deb, wheel_from_dist_packages, write_wheel
 
-from debvenv.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, InputError
+from debvenv.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EnvironmentFailure, InputError
 from debvenv.requirements import read_requirements
 from debvenv.venv import (
     MANIFEST_NAME,
@@ -608,3 +608,16 @@ def test_refuses_pip_arguments_that_install_outside_the_venv(tmp_path, pip_args)
 
     assert raised.value.exit_code == EXIT_BAD_INPUT
     assert listing(tmp_path) == ["project"]
+
+
+def test_an_interpreter_answering_the_wrong_shape_is_an_environment_failure(tmp_path):
+    # Any executable can be named by --python; one that prints valid JSON of another shape
+    # must not reach the build as a KeyError.
+    impostor = tmp_path / "python"
+    impostor.write_text('#!/bin/sh\necho \'{"a": 1}\'\n')
+    impostor.chmod(0o755)
+    requirements_file = write_requirements(tmp_path / "project", "six\n")
+    with pytest.raises(EnvironmentFailure) as raised:
+        build_venv(read_requirements([requirements_file]), tmp_path / "venv", python=impostor)
+    assert raised.value.exit_code == EXIT_ENVIRONMENT
+    assert listing(tmp_path) == ["project", "python"]
