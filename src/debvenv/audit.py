@@ -35,9 +35,10 @@ extras and the specifiers of every requirement on it (Debian's other
 distributions pinned, as ``build`` pins them) -- verifies the result as
 ``build`` does (``pip check``, every requirement resolves) and rewrites the
 manifest, keeping the build's other records (``--apt-install``). Its safety
-is ``build``'s: the venv is first moved aside (``.NAME.debvenv-old-XXXX``)
-and a copy made at DIR with ``cp -a`` (ownership, modes and links kept);
-any failure, Ctrl-C or SIGTERM puts the untouched original back. pip's
+is ``build``'s: the venv is copied with ``cp -a`` (ownership, modes and
+links kept) into a staging directory beside it, repaired and verified
+there, and swapped in whole (``venv._Destination``); any failure, Ctrl-C,
+SIGTERM or SIGKILL leaves DIR the untouched original. pip's
 arguments are the manifest's (``pip.args``) unless the caller gives others;
 the requirement files' own pip options (``--index-url`` in a
 requirements.txt) are not in the manifest.
@@ -116,6 +117,7 @@ from debvenv.venv import (
     InstalledDistribution,
     UsedDistribution,
     _check_lines,
+    Checkpoint,
     _Destination,
     _inside,
     _install,
@@ -125,6 +127,7 @@ from debvenv.venv import (
     _pip_check,
     _probe_venv,
     _resolve,
+    _sane_umask,
     _shadows,
     _terminate_as_interrupt,
     _unmet,
@@ -134,6 +137,8 @@ from debvenv.venv import (
     _write_json,
     debian_pins,
     manifest_document,
+    no_checkpoint,
+    recover_leftovers,
     refuse_redirecting_pip_args,
 )
 
@@ -933,6 +938,7 @@ def sync_venv(
     pip_args: Optional[Sequence[str]] = None,
     env: Optional[Mapping[str, str]] = None,
     now: Optional[datetime] = None,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> SyncResult:
     """``debvenv sync``: repair what ``audit`` finds broken, optionally drop redundant copies.
 
@@ -941,9 +947,12 @@ def sync_venv(
     distributions rewrite the manifest. Raises ManifestError (exit 2),
     UnsafeVenvError (exit 2) for a ``pip_args`` installing elsewhere, and
     SyncFailure or BuildFailure (exit 3) -- with the venv as it was.
+    ``checkpoint`` is ``build_venv``'s test seam (``venv.CHECKPOINTS``).
     """
     environment = dict(os.environ if env is None else env)
     venv_dir = Path(os.path.realpath(venv_dir))
+    recovered = recover_leftovers(venv_dir) if os.path.isdir(venv_dir.parent) else []
+    checkpoint("recovered")
     before, index = _audit(venv_dir, options, environment, True)
     manifest = before.manifest
     args = tuple(manifest.pip_args if pip_args is None else pip_args)
@@ -970,15 +979,18 @@ def sync_venv(
     venv_python = venv_dir / "bin" / "python"
     stamp = now or datetime.now(timezone.utc)
     if not lines and not drop:
-        # Only the manifest is out of date: nothing to put aside.
-        result = _finish(manifest, venv_dir, venv_python, index, report, plan, None, (), {}, args, stamp)
-        return SyncResult(venv_dir, before, (), (), (), kept, result, result.warnings)
+        # Only the manifest is out of date: replacing that one file is atomic already.
+        result = _finish(manifest, venv_dir, venv_python, index, report, plan, None, (), {}, args)
+        _write_json(result.manifest, _sync_document(result, manifest, stamp))
+        return SyncResult(venv_dir, before, (), (), (), kept, result, tuple(recovered) + result.warnings)
 
-    destination = _Destination(venv_dir)
-    with _terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="debvenv-sync-") as work:
+    destination = _Destination(venv_dir, checkpoint)
+    with _terminate_as_interrupt(), _sane_umask(), tempfile.TemporaryDirectory(prefix="debvenv-sync-") as work:
         try:
             destination.begin()
-            _copy_back(destination.aside, venv_dir)
+            destination.copy_previous()
+            checkpoint("created")
+            venv_python = destination.work / "bin" / "python"
             pip = _Pip.extract(before.python_now, Path(work), environment)
             removed = _drop(pip, venv_python, drop)
             installed: Tuple[InstalledDistribution, ...] = ()
@@ -992,17 +1004,21 @@ def sync_venv(
                 )  # fmt: skip
                 pip_report, forced = _install(pip, venv_python, Path(work), sync_plan, pins, unpinned, args)
                 installed = _installed_distributions(pip_report)
+            checkpoint("installed")
             pip_warnings = _pip_check(pip, venv_python, manifest.python)
             result = _finish(
-                manifest, venv_dir, venv_python, index, report, plan, pip, installed, forced, args, stamp,
+                manifest, destination.work, venv_python, index, report, plan, pip, installed, forced, args,
                 removed=removed, warnings=pip_warnings,
             )  # fmt: skip
+            result = destination.relocate(result)
+            _write_json(destination.work / MANIFEST_NAME, _sync_document(result, manifest, stamp))
+            checkpoint("manifest")
         except BaseException:
             destination.rollback()
             raise
         leftover = destination.commit()
     return SyncResult(
-        venv_dir, before, lines, installed, removed, kept, result, result.warnings + tuple(leftover)
+        venv_dir, before, lines, installed, removed, kept, result, tuple(recovered) + result.warnings + tuple(leftover)
     )
 
 
@@ -1034,17 +1050,6 @@ def repair_line(audit: DistributionAudit, manifest: Manifest) -> str:
     return head + str(specifier)
 
 
-def _copy_back(original: Optional[Path], venv_dir: Path) -> None:
-    """Copy the venv put aside back to where it lives: pip changes the copy, never the original."""
-    assert original is not None
-    # cp -a keeps what a Python copy would lose: owners, hard links, modes and times.
-    completed = subprocess.run(
-        ["cp", "-a", "--", str(original), str(venv_dir)], capture_output=True, text=True, check=False
-    )
-    if completed.returncode != 0:
-        raise SyncFailure(f"cannot copy the venv to work on: {completed.stderr.strip() or completed.returncode}")
-
-
 def _drop(pip: _Pip, venv_python: Path, redundant: Sequence[DistributionAudit]) -> Tuple[UsedDistribution, ...]:
     """``pip uninstall`` the redundant venv copies (only ever the venv's: pip leaves the system's alone)."""
     copies = tuple(a.now for a in redundant if a.now is not None and a.now.provenance == VENV_PROVENANCE)
@@ -1068,12 +1073,11 @@ def _finish(
     installed: Sequence[InstalledDistribution],
     forced: Mapping[str, str],
     pip_args: Tuple[str, ...],
-    now: datetime,
     *,
     removed: Sequence[UsedDistribution] = (),
     warnings: Sequence[str] = (),
 ) -> BuildResult:
-    """Verify the venv as ``build`` does and write its new manifest."""
+    """Verify the venv at ``venv_dir`` as ``build`` does: what its new manifest will say."""
     view = _probe_venv(venv_python)
     resolutions, used, problems, unresolved = _resolve(report, plan, index, view)
     if problems:
@@ -1102,13 +1106,16 @@ def _finish(
         replaced_previous=False,
         warnings=tuple(dict.fromkeys(list(warnings) + list(unresolved))),
     )
+    return result
+
+
+def _sync_document(result: BuildResult, manifest: Manifest, now: datetime) -> Dict[str, Any]:
     document = dict(manifest_document(result, now=now))
     # The build's own record of what --apt-install did stays true after a sync.
     for key, value in manifest.document.items():
         if key not in _RECOMPUTED_KEYS:
             document[key] = value
-    _write_json(result.manifest, document)
-    return result
+    return document
 
 
 def _venv_installed(

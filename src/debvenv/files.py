@@ -34,14 +34,16 @@ disk, I/O error).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import fcntl
 import os
 import re
 import secrets
 import stat
 import sys
 from pathlib import Path
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 from debvenv.errors import EnvironmentFailure, InputError
 
@@ -256,3 +258,60 @@ def refuse_unsuitable_input(path: Path, limit: int, label: str) -> None:
         raise InputError(
             f"{label} {path}: too large: {describe_size(status.st_size)}, the limit is {describe_size(limit)}"
         )
+
+
+# ---- swapping directories ------------------------------------------------------------
+
+_RENAME_NOREPLACE = 1
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _renameat2(source: Path, destination: Path, flags: int) -> None:
+    function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if function is None:  # a C library older than glibc 2.28
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS), str(source))
+    function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    if function(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(destination), flags) != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number), str(source), None, str(destination))
+
+
+def exchange(first: Path, second: Path) -> None:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``): no moment has neither.
+
+    Raises OSError; ENOSYS or EINVAL mean the kernel, C library or file
+    system cannot, and the caller must do without.
+    """
+    _renameat2(first, second, _RENAME_EXCHANGE)
+
+
+def rename_new(source: Path, destination: Path) -> None:
+    """Rename ``source`` to ``destination``, which must not exist (not even as an empty directory)."""
+    try:
+        _renameat2(source, destination, _RENAME_NOREPLACE)
+    except OSError as error:
+        if error.errno not in (errno.ENOSYS, errno.EINVAL):
+            raise
+        if os.path.lexists(destination):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(destination)) from None
+        os.rename(source, destination)
+
+
+@contextlib.contextmanager
+def locked_directory(path: Path, *, wait: bool = True) -> Iterator[Optional[int]]:
+    """Hold ``flock`` on a directory: the fd, or None when it is held elsewhere (``wait=False``).
+
+    The kernel drops the lock with the process, so a SIGKILLed holder never
+    leaves a stale lock behind.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield None
+            return
+        yield fd
+    finally:
+        os.close(fd)
