@@ -624,10 +624,20 @@ def _with(path, value):
          "corrupt: distributions[2].provenance: unknown provenance 'pypi'"),
         (_with(["distributions", 0], "PyYAML"), "distributions[0]: expected an object, found a string"),
         (_with(["pip", "args"], [1]), "corrupt: pip.args: expected a list of strings"),
+        ("[" * 100_000 + "]" * 100_000, "corrupt: JSON nested too deeply"),
+        (_with(["venv"], "relative/venv"), "corrupt: venv: expected an absolute path"),
+        (_with(["venv"], "/" + "v" * 100_000), "corrupt: venv: expected at most 4096 characters"),
+        (_with(["created"], "yesterday"), "corrupt: created: expected a UTC time"),
+        (_with(["created"], "2024-05-02T09:30:00"), "corrupt: created: expected a UTC time"),
+        (_with(["created"], "2" * 100_000), "corrupt: created: expected at most 100 characters"),
+        (_with(["requirements", 1, "specifier"], ">=" + "9" * 5000), "corrupt: requirements[1].specifier"),
+        (_with(["requirements", 7, "marker"], "(" * 5000 + 'python_version < "3"' + ")" * 5000),
+         "corrupt: requirements[7].marker"),
     ],
     ids=["missing", "empty", "truncated", "not-utf8", "list", "newer-schema", "other-schema", "no-schema",
          "no-requirements", "null-python", "bad-specifier", "bad-marker", "line-type", "provenance",
-         "distribution-type", "pip-args"],
+         "distribution-type", "pip-args", "100k-deep", "relative-venv", "long-venv", "bad-created",
+         "created-without-zone", "long-created", "5000-digit-specifier", "deep-marker"],
 )
 def test_a_bad_manifest_is_refused_and_nothing_changes(tmp_path, content, message):
     venv = tmp_path / "venv"

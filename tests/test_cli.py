@@ -1,7 +1,9 @@
 """The command line as a user meets it: exit codes, one line per problem, no traceback."""
 
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +85,32 @@ def test_usage_error_exits_2():
 def test_unwritable_output_is_bad_input(tmp_path):
     (tmp_path / "requirements.txt").write_text("six\n")
     result = debvenv("check", "-o", str(tmp_path / "no" / "dir" / "r.txt"), cwd=tmp_path)
+    assert_clean_error(result, 2)
+
+
+def test_output_to_a_device_writes_into_it_and_leaves_it_a_device(tmp_path):
+    (tmp_path / "requirements.txt").write_text("six\n")
+    before = os.lstat("/dev/full")
+    result = debvenv("check", "-o", "/dev/full", cwd=tmp_path)
+    assert_clean_error(result, 3)  # a full disk is the environment's failure
+    after = os.lstat("/dev/full")
+    assert (after.st_ino, after.st_rdev, stat.S_ISCHR(after.st_mode)) == (before.st_ino, before.st_rdev, True)
+    assert debvenv("check", "-o", "/dev/null", cwd=tmp_path).returncode == 0
+    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+
+
+def test_output_through_a_planted_symlink_is_refused(tmp_path):
+    (tmp_path / "requirements.txt").write_text("six\n")
+    (tmp_path / "link").symlink_to(tmp_path / "nologin")
+    assert_clean_error(debvenv("check", "-o", "link", cwd=tmp_path), 2)
+    assert not (tmp_path / "nologin").exists()
+
+
+@pytest.mark.parametrize("keyring", ["/dev/zero", "fifo"])
+def test_a_keyring_that_is_not_a_regular_file_is_bad_input(tmp_path, keyring):
+    (tmp_path / "requirements.txt").write_text("six\n")
+    os.mkfifo(tmp_path / "fifo")
+    result = debvenv("check", "-t", "bookworm@file:///nonexistent", "--keyring", keyring, cwd=tmp_path)
     assert_clean_error(result, 2)
 
 

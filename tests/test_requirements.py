@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ from packaging.specifiers import SpecifierSet
 
 from debvenv.errors import EXIT_BAD_INPUT, Problem
 from debvenv.requirements import (
+    MAX_FILE_SIZE,
+    MAX_INCLUDE_DEPTH,
     Origin,
     Requirement,
     RequirementFileError,
@@ -535,3 +539,131 @@ def test_default_requirement_files_none(tmp_path):
         default_requirement_files(tmp_path)
     assert caught.value.exit_code == EXIT_BAD_INPUT
     assert str(caught.value) == f"{tmp_path}: no requirements.txt, pyproject.toml or setup.cfg here; name a requirement file"
+
+
+# ---- hostile input: unbounded, non-regular, deep, huge, quadratic -----------------------------
+
+
+def _one_problem_at(problems: list[str], where: str) -> str:
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(where + ": "), problems
+    assert len(problems[0]) < 1000  # a huge line is quoted short
+    return problems[0]
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "/dev/urandom", "/dev/null"])
+def test_an_include_must_be_a_regular_file(tmp_path, special):
+    (tmp_path / "requirements.txt").write_text(f"six\n-r {special}\n")
+    _one_problem_at(problems_of([tmp_path / "requirements.txt"]), f"{tmp_path / 'requirements.txt'}:2")
+
+
+def test_an_included_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    os.mkfifo(tmp_path / "fifo.txt")
+    (tmp_path / "requirements.txt").write_text("-c fifo.txt\n")
+    _one_problem_at(problems_of([tmp_path / "requirements.txt"]), f"{tmp_path / 'requirements.txt'}:1")
+
+
+def test_setup_cfg_file_reference_to_a_device_is_refused(tmp_path):
+    (tmp_path / "setup.cfg").write_text("[options]\ninstall_requires = file: /dev/zero\n")
+    _one_problem_at(problems_of([tmp_path / "setup.cfg"]), f"{tmp_path / 'setup.cfg'}:2")
+
+
+def test_a_named_device_is_read_up_to_the_limit_then_refused():
+    _one_problem_at(problems_of(["/dev/zero"]), "/dev/zero")
+
+
+def test_a_named_fifo_is_read_like_a_file(tmp_path):
+    # debvenv check /dev/stdin < requirements.txt works: only includes must be regular files.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text("six>=1\n"))
+    writer.start()
+    result = read_requirements([fifo])
+    writer.join()
+    assert [r.name for r in result.requirements] == ["six"]
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path):
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as handle:
+        handle.truncate(MAX_FILE_SIZE + 1)  # sparse: no disk, no memory
+    (tmp_path / "requirements.txt").write_text("-r big.txt\n")
+    assert "too large" in _one_problem_at(
+        problems_of([tmp_path / "requirements.txt"]), f"{tmp_path / 'requirements.txt'}:1"
+    )
+
+
+def test_an_include_chain_too_deep_is_one_located_problem(tmp_path):
+    depth = 3 * MAX_INCLUDE_DEPTH
+    for number in range(depth):
+        (tmp_path / f"r{number}.txt").write_text(f"-r r{number + 1}.txt\n")
+    (tmp_path / f"r{depth}.txt").write_text("six\n")
+    problems = problems_of([tmp_path / "r0.txt"])
+    _one_problem_at(problems, f"{tmp_path / f'r{MAX_INCLUDE_DEPTH - 1}.txt'}:1")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "six>=" + "9" * 5000,  # past Python's int digit limit
+        "six; " + "(" * 5000 + 'python_version > "3"' + ")" * 5000,  # past the recursion limit
+        "./x ; " + "(" * 5000 + 'python_version > "3"' + ")" * 5000,
+        "six" + ">=1," * 250_000,  # a quarter of a million clauses
+    ],
+    ids=["5000-digit-version", "deep-marker", "deep-marker-on-a-path", "many-clauses"],
+)
+def test_requirements_beyond_packagings_limits_are_located_problems(tmp_path, line):
+    (tmp_path / "requirements.txt").write_text(f"six\n{line}\n")
+    _one_problem_at(problems_of([tmp_path / "requirements.txt"]), f"{tmp_path / 'requirements.txt'}:2")
+
+
+@pytest.mark.parametrize(
+    "document, line",
+    [
+        ('[project]\nname = "x"\nversion = ' + "9" * 6000 + "\n", 3),
+        ('[project]\nname = "x"\nx = ' + "[" * 5000 + "]" * 5000 + "\n", 3),
+        ('[project]\nname = "x"\n\nx = ' + "{a = " * 2000 + "}" * 2000 + "\n", 4),
+    ],
+    ids=["6000-digit-integer", "5000-deep-arrays", "2000-deep-inline-tables"],
+)
+def test_toml_beyond_tomllibs_limits_is_a_located_problem(tmp_path, document, line):
+    (tmp_path / "pyproject.toml").write_text(document)
+    _one_problem_at(problems_of([tmp_path / "pyproject.toml"]), f"{tmp_path / 'pyproject.toml'}:{line}")
+
+
+@pytest.mark.parametrize("name, content", [
+    ("pyproject.toml", '[project]\nname = "x"\ndependencies = ["six"]\n'),
+    ("setup.cfg", "[options]\ninstall_requires =\n    six\n"),
+])
+def test_a_utf8_byte_order_mark_is_read_past_with_a_note(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + content.encode())
+    result = read_requirements([path])
+    assert [r.name for r in result.requirements] == ["six"]
+    assert [(n.file, n.line) for n in result.notes] == [(str(path), 1)]
+
+
+MEGABYTE = 1_000_000
+
+
+@pytest.mark.parametrize(
+    "line, names",
+    [
+        # Each shape made pip's patterns (and ours, once) backtrack quadratically.
+        ("six" + " " * MEGABYTE + "x", None),  # the comment and named-URL patterns
+        ("six" + " " * MEGABYTE + "# a comment", ["six"]),
+        ("six" + "\t" * MEGABYTE + "=1", None),  # the "did you mean ==" pattern
+        ("six" + " " * MEGABYTE + "[x]" + " " * MEGABYTE + "@", None),
+        ("./x" + "[" * MEGABYTE, 1),  # the extras-suffix pattern: a local path, its name guessed
+        ("six " + "-" * MEGABYTE, None),  # shlex on one long word
+    ],
+    ids=["spaces", "spaces-comment", "tabs-equals", "spaces-extras-at", "brackets", "long-option"],
+)
+def test_megabyte_lines_are_judged_in_linear_time(tmp_path, line, names):
+    (tmp_path / "requirements.txt").write_text(line + "\n")
+    if names is None:
+        _one_problem_at(problems_of([tmp_path / "requirements.txt"]), f"{tmp_path / 'requirements.txt'}:1")
+    elif isinstance(names, int):
+        assert len(read_requirements([tmp_path / "requirements.txt"]).requirements) == names
+    else:
+        assert [r.name for r in read_requirements([tmp_path / "requirements.txt"]).requirements] == names

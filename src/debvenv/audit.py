@@ -35,9 +35,10 @@ extras and the specifiers of every requirement on it (Debian's other
 distributions pinned, as ``build`` pins them) -- verifies the result as
 ``build`` does (``pip check``, every requirement resolves) and rewrites the
 manifest, keeping the build's other records (``--apt-install``). Its safety
-is ``build``'s: the venv is first moved aside (``.NAME.debvenv-old-XXXX``)
-and a copy made at DIR with ``cp -a`` (ownership, modes and links kept);
-any failure, Ctrl-C or SIGTERM puts the untouched original back. pip's
+is ``build``'s: the venv is copied with ``cp -a`` (ownership, modes and
+links kept) into a staging directory beside it, repaired and verified
+there, and swapped in whole (``venv._Destination``); any failure, Ctrl-C,
+SIGTERM or SIGKILL leaves DIR the untouched original. pip's
 arguments are the manifest's (``pip.args``) unless the caller gives others;
 the requirement files' own pip options (``--index-url`` in a
 requirements.txt) are not in the manifest.
@@ -91,12 +92,13 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PackagingRequirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from debvenv.debversion import DebianVersionError, compare_debian_versions
 from debvenv.errors import EXIT_CHECK_FAILED, EXIT_OK, EnvironmentFailure, InputError
 from debvenv.evaluate import CheckReport, check, marker_applies
+from debvenv.files import MIB, InputRefused, read_bounded
 from debvenv.index import Provider, SuiteIndex
 from debvenv.names import normalize
 from debvenv.plan import Plan, make_plan
@@ -115,6 +117,7 @@ from debvenv.venv import (
     InstalledDistribution,
     UsedDistribution,
     _check_lines,
+    Checkpoint,
     _Destination,
     _inside,
     _install,
@@ -124,6 +127,7 @@ from debvenv.venv import (
     _pip_check,
     _probe_venv,
     _resolve,
+    _sane_umask,
     _shadows,
     _terminate_as_interrupt,
     _unmet,
@@ -133,6 +137,8 @@ from debvenv.venv import (
     _write_json,
     debian_pins,
     manifest_document,
+    no_checkpoint,
+    recover_leftovers,
     refuse_redirecting_pip_args,
 )
 
@@ -149,6 +155,10 @@ STATUSES = (BROKEN, REDUNDANT, SHADOWING, CHANGED, OK)
 _MANIFEST_PREFIX = MANIFEST_SCHEMA.rsplit("/", 1)[0] + "/"
 _MANIFEST_VERSION = int(MANIFEST_SCHEMA.rsplit("/", 1)[1])
 _MASKED = "***@"
+# debvenv writes manifests of a few hundred kB; more is not one of ours.
+MAX_MANIFEST_SIZE = 64 * MIB
+_MAX_PATH = 4096  # PATH_MAX
+_MAX_SHORT_FIELD = 100  # a version, a time stamp
 _WIDTH = 80
 # What sync recomputes; every other top-level key of the old manifest (the
 # build's --apt-install record) is carried over unchanged.
@@ -227,13 +237,17 @@ def read_manifest(venv_dir: Path) -> Manifest:
             f"build it with debvenv build --venv {venv_dir}"
         )
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_bounded(path, MAX_MANIFEST_SIZE, regular_only=True).decode("utf-8")
     except OSError as error:
         raise ManifestError(f"{path}: cannot read: {error.strerror}") from error
+    except InputRefused as error:
+        raise ManifestError(f"{path}: cannot read: {error}") from error
     except UnicodeDecodeError as error:
         raise ManifestError(f"{path}: corrupt: not UTF-8 ({error.reason} at byte {error.start})") from error
     try:
         document = json.loads(text)
+    except RecursionError as error:
+        raise ManifestError(f"{path}: corrupt: JSON nested too deeply") from error
     except ValueError as error:
         line = getattr(error, "lineno", None)
         message = getattr(error, "msg", str(error))
@@ -272,9 +286,9 @@ def manifest_from_document(document: Any, path: Path) -> Manifest:
     )
     return Manifest(
         path=path,
-        venv=top.string("venv"),
-        created=top.string("created"),
-        debvenv_version=top.string("debvenv_version"),
+        venv=_venv_field(top),
+        created=_created_field(top),
+        debvenv_version=top.string("debvenv_version", limit=_MAX_SHORT_FIELD),
         python=Path(python.string("path")),
         python_version=python.string("version"),
         pip_version=pip.optional("version"),
@@ -286,6 +300,25 @@ def manifest_from_document(document: Any, path: Path) -> Manifest:
         debian_packages=top.string_map("debian_packages"),
         document=document,
     )
+
+
+def _venv_field(top: "_Fields") -> str:
+    value = top.string("venv", limit=_MAX_PATH)
+    if not os.path.isabs(value) or "\0" in value:
+        raise top.fail("venv", f"expected an absolute path, found {value[:_MAX_SHORT_FIELD]!r}")
+    return value
+
+
+def _created_field(top: "_Fields") -> str:
+    value = top.string("created", limit=_MAX_SHORT_FIELD)
+    try:
+        # build writes YYYY-MM-DDTHH:MM:SSZ; fromisoformat reads "Z" only from Python 3.11 on.
+        stamp = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        stamp = None
+    if stamp is None or stamp.tzinfo is None:
+        raise top.fail("created", f"expected a UTC time such as 2024-05-02T09:30:00Z, found {value!r}")
+    return value
 
 
 def _check_schema(schema: Any, path: Path) -> None:
@@ -322,10 +355,12 @@ class _Fields:
         found = "missing" if key not in self.document else f"a {_kind(value)}"
         return ManifestError(f"{self.path}: corrupt: {field}: expected {expected}, found {found}")
 
-    def string(self, key: str) -> str:
+    def string(self, key: str, *, limit: Optional[int] = None) -> str:
         value = self.document.get(key)
         if not isinstance(value, str):
             raise self._error(key, "a string", value)
+        if limit is not None and len(value) > limit:
+            raise self.fail(key, f"expected at most {limit} characters, found {len(value)}")
         return value
 
     def optional(self, key: str) -> Optional[str]:
@@ -400,16 +435,17 @@ def _manifest_requirement(entry: _Fields) -> ManifestRequirement:
     name = entry.string("name")
     try:
         specifier = SpecifierSet(entry.string("specifier"))
-    except InvalidSpecifier as error:
-        raise entry.fail("specifier", str(error)) from None
+    except (ValueError, RecursionError) as error:  # InvalidSpecifier, Python's int digit limit
+        raise entry.fail("specifier", _first_line(error)) from None
     marker_text = entry.optional("marker")
     try:
         marker = Marker(marker_text) if marker_text is not None else None
-    except InvalidMarker as error:
-        raise entry.fail("marker", str(error)) from None
+    except (InvalidMarker, ValueError, RecursionError) as error:
+        raise entry.fail("marker", _first_line(error)) from None
     try:
         display_name = PackagingRequirement(text).name
-    except InvalidRequirement:  # an editable or a bare path: its name was worked out at build
+    except (InvalidRequirement, ValueError, RecursionError):
+        # An editable or a bare path: its name was worked out at build.
         display_name = name
     requirement = Requirement(
         text=text,
@@ -431,6 +467,13 @@ def _manifest_requirement(entry: _Fields) -> ManifestRequirement:
         reason=entry.string("reason"),
         distribution=distribution,
     )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else ""
+    if isinstance(error, RecursionError) or not text:
+        return "nested too deeply" if isinstance(error, RecursionError) else type(error).__name__
+    return text[:_MAX_SHORT_FIELD * 2]
 
 
 def requirement_set(manifest: Manifest) -> RequirementSet:
@@ -895,6 +938,7 @@ def sync_venv(
     pip_args: Optional[Sequence[str]] = None,
     env: Optional[Mapping[str, str]] = None,
     now: Optional[datetime] = None,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> SyncResult:
     """``debvenv sync``: repair what ``audit`` finds broken, optionally drop redundant copies.
 
@@ -903,9 +947,12 @@ def sync_venv(
     distributions rewrite the manifest. Raises ManifestError (exit 2),
     UnsafeVenvError (exit 2) for a ``pip_args`` installing elsewhere, and
     SyncFailure or BuildFailure (exit 3) -- with the venv as it was.
+    ``checkpoint`` is ``build_venv``'s test seam (``venv.CHECKPOINTS``).
     """
     environment = dict(os.environ if env is None else env)
     venv_dir = Path(os.path.realpath(venv_dir))
+    recovered = recover_leftovers(venv_dir) if os.path.isdir(venv_dir.parent) else []
+    checkpoint("recovered")
     before, index = _audit(venv_dir, options, environment, True)
     manifest = before.manifest
     args = tuple(manifest.pip_args if pip_args is None else pip_args)
@@ -932,15 +979,18 @@ def sync_venv(
     venv_python = venv_dir / "bin" / "python"
     stamp = now or datetime.now(timezone.utc)
     if not lines and not drop:
-        # Only the manifest is out of date: nothing to put aside.
-        result = _finish(manifest, venv_dir, venv_python, index, report, plan, None, (), {}, args, stamp)
-        return SyncResult(venv_dir, before, (), (), (), kept, result, result.warnings)
+        # Only the manifest is out of date: replacing that one file is atomic already.
+        result = _finish(manifest, venv_dir, venv_python, index, report, plan, None, (), {}, args)
+        _write_json(result.manifest, _sync_document(result, manifest, stamp))
+        return SyncResult(venv_dir, before, (), (), (), kept, result, tuple(recovered) + result.warnings)
 
-    destination = _Destination(venv_dir)
-    with _terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="debvenv-sync-") as work:
+    destination = _Destination(venv_dir, checkpoint)
+    with _terminate_as_interrupt(), _sane_umask(), tempfile.TemporaryDirectory(prefix="debvenv-sync-") as work:
         try:
             destination.begin()
-            _copy_back(destination.aside, venv_dir)
+            destination.copy_previous()
+            checkpoint("created")
+            venv_python = destination.work / "bin" / "python"
             pip = _Pip.extract(before.python_now, Path(work), environment)
             removed = _drop(pip, venv_python, drop)
             installed: Tuple[InstalledDistribution, ...] = ()
@@ -954,17 +1004,21 @@ def sync_venv(
                 )  # fmt: skip
                 pip_report, forced = _install(pip, venv_python, Path(work), sync_plan, pins, unpinned, args)
                 installed = _installed_distributions(pip_report)
+            checkpoint("installed")
             pip_warnings = _pip_check(pip, venv_python, manifest.python)
             result = _finish(
-                manifest, venv_dir, venv_python, index, report, plan, pip, installed, forced, args, stamp,
+                manifest, destination.work, venv_python, index, report, plan, pip, installed, forced, args,
                 removed=removed, warnings=pip_warnings,
             )  # fmt: skip
+            result = destination.relocate(result)
+            _write_json(destination.work / MANIFEST_NAME, _sync_document(result, manifest, stamp))
+            checkpoint("manifest")
         except BaseException:
             destination.rollback()
             raise
         leftover = destination.commit()
     return SyncResult(
-        venv_dir, before, lines, installed, removed, kept, result, result.warnings + tuple(leftover)
+        venv_dir, before, lines, installed, removed, kept, result, tuple(recovered) + result.warnings + tuple(leftover)
     )
 
 
@@ -996,17 +1050,6 @@ def repair_line(audit: DistributionAudit, manifest: Manifest) -> str:
     return head + str(specifier)
 
 
-def _copy_back(original: Optional[Path], venv_dir: Path) -> None:
-    """Copy the venv put aside back to where it lives: pip changes the copy, never the original."""
-    assert original is not None
-    # cp -a keeps what a Python copy would lose: owners, hard links, modes and times.
-    completed = subprocess.run(
-        ["cp", "-a", "--", str(original), str(venv_dir)], capture_output=True, text=True, check=False
-    )
-    if completed.returncode != 0:
-        raise SyncFailure(f"cannot copy the venv to work on: {completed.stderr.strip() or completed.returncode}")
-
-
 def _drop(pip: _Pip, venv_python: Path, redundant: Sequence[DistributionAudit]) -> Tuple[UsedDistribution, ...]:
     """``pip uninstall`` the redundant venv copies (only ever the venv's: pip leaves the system's alone)."""
     copies = tuple(a.now for a in redundant if a.now is not None and a.now.provenance == VENV_PROVENANCE)
@@ -1030,12 +1073,11 @@ def _finish(
     installed: Sequence[InstalledDistribution],
     forced: Mapping[str, str],
     pip_args: Tuple[str, ...],
-    now: datetime,
     *,
     removed: Sequence[UsedDistribution] = (),
     warnings: Sequence[str] = (),
 ) -> BuildResult:
-    """Verify the venv as ``build`` does and write its new manifest."""
+    """Verify the venv at ``venv_dir`` as ``build`` does: what its new manifest will say."""
     view = _probe_venv(venv_python)
     resolutions, used, problems, unresolved = _resolve(report, plan, index, view)
     if problems:
@@ -1064,13 +1106,16 @@ def _finish(
         replaced_previous=False,
         warnings=tuple(dict.fromkeys(list(warnings) + list(unresolved))),
     )
+    return result
+
+
+def _sync_document(result: BuildResult, manifest: Manifest, now: datetime) -> Dict[str, Any]:
     document = dict(manifest_document(result, now=now))
     # The build's own record of what --apt-install did stays true after a sync.
     for key, value in manifest.document.items():
         if key not in _RECOMPUTED_KEYS:
             document[key] = value
-    _write_json(result.manifest, document)
-    return result
+    return document
 
 
 def _venv_installed(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
@@ -28,6 +27,7 @@ from debvenv.commands import (
 )
 from debvenv.evaluate import CheckReport
 from debvenv.errors import EXIT_ENVIRONMENT, EXIT_OK, DebvenvError, InputError, ProblemsError
+from debvenv.files import MIB, refuse_unsuitable_input, write_report
 from debvenv.plan import render_plan_json, render_plan_table, write_plan
 from debvenv.render import FORMATS, render, render_suite_statuses, verdict_line
 from debvenv.sources import aptsources, dpkgdb
@@ -36,6 +36,8 @@ from debvenv.targets import DEFAULT_MAX_AGE, Progress, TargetOptions
 from debvenv.venv import render_build
 
 Handler = Callable[[argparse.Namespace], int]
+# Debian's archive keyring is well under 1 MiB; gpgv would read /dev/zero until memory ran out.
+MAX_KEYRING_SIZE = 16 * MIB
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -139,6 +141,8 @@ def _target_options(args: argparse.Namespace) -> TargetOptions:
             file=sys.stderr,
         )
     components = tuple(c for c in (args.components or "").split(",") if c)
+    for keyring in args.keyrings:
+        refuse_unsuitable_input(keyring, MAX_KEYRING_SIZE, "--keyring")
     return TargetOptions(
         python=args.python,
         admin_dir=args.admin_dir,
@@ -156,22 +160,8 @@ def _target_options(args: argparse.Namespace) -> TargetOptions:
 
 
 def _write_output(text: str, output: Optional[Path]) -> None:
-    """Print the report, or write it to ``output`` atomically (never a half-written file)."""
-    if output is None:
-        sys.stdout.write(text)
-        return
-    directory = output.parent if str(output.parent) else Path(".")
-    try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(temporary, output)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError as error:
-        raise InputError(f"-o {output}: cannot write: {error.strerror}") from error
+    """Print the report, or write it to ``output`` (``files.write_report`` says how)."""
+    write_report(text, output)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -316,7 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(check)
     _add_extras(check, "check")
     check.add_argument("--format", choices=FORMATS, default="table")
-    check.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the report to FILE")
+    check.add_argument(
+        "-o", "--output", type=Path, metavar="FILE",
+        help="write the report to FILE ('-': stdout); a regular file is replaced whole, a device or "
+        "FIFO written into, a symlink to a regular file refused",
+    )
     check.add_argument(
         "--strict", action="store_true",
         help="exit 1 unless every applicable requirement is satisfied",

@@ -55,6 +55,7 @@ from debvenv import __version__
 from debvenv.debversion import DebianVersionError, parse_debian_version
 from debvenv.errors import InputError
 from debvenv.plan import Plan
+from debvenv.relocation import rewrite_tree
 
 VENVS_ROOT = "/opt/venvs"
 PROJECT_FILE = "debvenv-project.txt"
@@ -293,68 +294,12 @@ def relocate_venv(venv_dir: Path, final_path: str) -> RelocateResult:
     if not (venv / "pyvenv.cfg").is_file():
         raise DebianizeError(f"relocate: {venv_dir} is not a venv (no pyvenv.cfg)")
     # virtualenv writes the path it was given; build_venv gives it the real path.
-    old_paths = sorted({str(venv), os.path.abspath(venv_dir)}, key=len, reverse=True)
     final = final_path.rstrip("/") or "/"
-    rewritten: List[str] = []
-    relinked: List[str] = []
-    caches = 0
-    for directory, subdirectories, names in os.walk(venv):
-        if "__pycache__" in subdirectories:
-            shutil.rmtree(os.path.join(directory, "__pycache__"))
-            subdirectories.remove("__pycache__")
-            caches += 1
-        for name in names:
-            path = os.path.join(directory, name)
-            relative = os.path.relpath(path, venv)
-            if os.path.islink(path):
-                target = os.readlink(path)
-                for old in old_paths:
-                    if target == old or target.startswith(old + "/"):
-                        os.unlink(path)
-                        os.symlink(final + target[len(old):], path)
-                        relinked.append(relative)
-                        break
-            elif _rewrite(path, old_paths, final):
-                rewritten.append(relative)
+    changed = rewrite_tree(venv, [str(venv), os.path.abspath(venv_dir)], final, drop_caches=True)
     return RelocateResult(
-        venv=venv, final_path=final, rewritten=tuple(sorted(rewritten)), relinked=tuple(sorted(relinked)),
-        removed_caches=caches,
+        venv=venv, final_path=final, rewritten=changed.rewritten, relinked=changed.relinked,
+        removed_caches=changed.removed_caches,
     )
-
-
-def _rewrite(path: str, old_paths: Sequence[str], final: str) -> bool:
-    """Replace the build path in a text file (one without NUL bytes); whether it changed."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    if b"\0" in data:
-        return False  # compiled code: a path in it is a string constant we must not resize
-    changed = data
-    for old in old_paths:
-        changed = changed.replace(old.encode(), final.encode())
-    changed = _plain_shebang(changed)
-    if changed == data:
-        return False
-    mode = os.stat(path).st_mode
-    temporary = f"{path}.debvenv-{secrets.token_hex(4)}"
-    with open(temporary, "wb") as handle:
-        handle.write(changed)
-    os.chmod(temporary, mode & 0o7777)
-    os.replace(temporary, path)
-    return True
-
-
-# pip (distlib) starts a script this way when its interpreter's path is too long for a
-# shebang (over 127 bytes), as a build path deep in a package root often is.
-_TRAMPOLINE_RE = re.compile(rb"#!/bin/sh\n'''exec' (?P<python>/\S+) \"\$0\" \"\$@\"\n' '''\n")
-_MAX_SHEBANG = 127
-
-
-def _plain_shebang(data: bytes) -> bytes:
-    """pip's trampoline turned back into ``#!PYTHON`` once the relocated path fits a shebang."""
-    match = _TRAMPOLINE_RE.match(data)
-    if match is None or len(match.group("python")) + 2 > _MAX_SHEBANG:
-        return data
-    return b"#!" + match.group("python") + b"\n" + data[match.end():]
 
 
 def render_relocate(result: RelocateResult) -> str:

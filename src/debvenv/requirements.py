@@ -72,6 +72,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from debvenv.errors import EnvironmentFailure, Problem, ProblemsError
+from debvenv.files import MIB, InputRefused, read_bounded
 from debvenv.names import normalize
 
 if sys.version_info >= (3, 11):
@@ -83,6 +84,14 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
         tomllib = None
 
 REQUIREMENTS_TXT = "requirements.txt"
+# Far beyond any real requirement file (a 500-line one is 20 kB), yet bounded: a file
+# named by mistake or malice (/dev/zero, a huge log) is refused, not read into memory.
+MAX_FILE_SIZE = 16 * MIB
+# -r/-c chains deeper than this are a mistake or an attack, never a project layout.
+MAX_INCLUDE_DEPTH = 100
+_TOML_NESTING_SHOWN = 100
+_MAX_PARTS = 1000
+_SHOWN = 120  # characters of a bad line quoted in its message  # where a too-deep TOML document is said to go wrong
 PYPROJECT_TOML = "pyproject.toml"
 SETUP_CFG = "setup.cfg"
 
@@ -202,8 +211,26 @@ def parse_requirement_line(text: str, origin: Origin) -> Requirement:
         ) from None
 
 
+def _beyond_packaging(error: Exception, text: str) -> str:
+    """Why packaging failed with something other than its own error type, in the user's terms."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+    if limit and re.search(r"[0-9]{%d}" % (limit + 1), text):
+        return f"a number of more than {limit} digits"
+    return str(error) or type(error).__name__
+
+
 def _pep508(text: str, origin: Origin) -> Requirement:
-    parsed = _PackagingRequirement(text)
+    if text.count(",") > _MAX_PARTS:
+        # packaging takes seconds over a quarter of a million clauses; no real requirement has 100.
+        raise InvalidRequirement(f"more than {_MAX_PARTS} comma-separated specifiers or extras")
+    try:
+        parsed = _PackagingRequirement(text)
+    except InvalidRequirement:
+        raise
+    except (ValueError, RecursionError) as error:  # Python's int digit limit, deep parentheses
+        raise InvalidRequirement(_beyond_packaging(error, text)) from None
     return Requirement(
         text=text.strip(),
         name=normalize(parsed.name),
@@ -269,18 +296,21 @@ _OPTIONS = (
 )
 _STRONG_HASHES = {"sha256": 64, "sha384": 96, "sha512": 128}
 
-_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
+# Each pattern below runs in time linear in the line: no two adjacent quantifiers can
+# trade the same characters (pip's own "(^|\s+)#.*$" and "\s*(...)?\s*@" are quadratic
+# on a long run of spaces; a 1 MB line must be judged in well under a second).
+_COMMENT_RE = re.compile(r"(?:^|(?<=\s))#")  # where the comment starts; what precedes it is stripped
+_SHELL_QUOTING = re.compile(r"[\"'\\]")
 _ENV_VAR_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _WORD_RE = re.compile(r"\S+")
 _VCS_RE = re.compile(r"^(git|hg|svn|bzr)\+[A-Za-z][A-Za-z0-9+.-]*:", re.IGNORECASE)
 _URL_SCHEMES = ("http", "https", "file", "ftp")
 _REMOTE_SCHEMES = ("http", "https", "ftp")
-_EXTRAS_SUFFIX_RE = re.compile(r"^(.+)(\[[^\]]+\])$")
-_NAMED_URL_RE = re.compile(r"^[ \t]*[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*@")
+_NAMED_URL_RE = re.compile(r"^[ \t]*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\]\s*)?@")
 _EGG_RE = re.compile(r"[#&]egg=([^&]*)")
 _SUBDIRECTORY_RE = re.compile(r"[#&]subdirectory=([^&]*)")
 _PROJECT_NAME_RE = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$", re.I)
-_ASSIGNMENT_TYPO_RE = re.compile(r"^[ \t]*[A-Za-z0-9._-]+\s*(\[[^\]]*\])?\s*=[^=]")
+_ASSIGNMENT_TYPO_RE = re.compile(r"^[ \t]*[A-Za-z0-9._-]+\s*(?:\[[^\]]*\]\s*)?=[^=]")
 _ARCHIVE_EXTENSIONS = (
     ".whl", ".zip", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz",
     ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma",
@@ -352,7 +382,8 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _without_comment(number: int, line: str) -> Iterator[tuple[int, str]]:
-    line = _COMMENT_RE.sub("", line).strip()
+    comment = _COMMENT_RE.search(line)
+    line = (line if comment is None else line[: comment.start()]).strip()
     if line:
         yield number, line
 
@@ -384,9 +415,10 @@ def _is_archive(name: str) -> bool:
 
 
 def _strip_extras(text: str) -> tuple[str, str]:
-    match = _EXTRAS_SUFFIX_RE.match(text)
-    if match:
-        return match.group(1), match.group(2)
+    """``path[a,b]`` -> (``path``, ``[a,b]``): the last bracket, non-empty, after at least one character."""
+    opening = text.rfind("[", 0, len(text) - 1)
+    if text.endswith("]") and opening > 0 and opening < len(text) - 2 and "]" not in text[opening + 1 : -1]:
+        return text[:opening], text[opening:]
     return text, ""
 
 
@@ -394,10 +426,22 @@ def _file_url_path(url: str) -> str:
     return urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
 
 
+def shown(text: str, limit: int = _SHOWN) -> str:
+    """``text`` quoted for a message, cut short: a 1 MB line must not become a 1 MB message."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def _cut(message: str) -> str:
+    """Another library's one-line message, cut as ``shown`` cuts what it quotes."""
+    return message if len(message) <= 2 * _SHOWN else f"{message[: 2 * _SHOWN]}... ({len(message)} characters)"
+
+
 def _invalid_requirement(text: str, error: Exception) -> str:
     # packaging's message continues with the line and a caret; keep one line per problem.
-    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-    message = f"invalid requirement {text.strip()!r}: {reason}"
+    reason = _cut(str(error).splitlines()[0]) if str(error) else type(error).__name__
+    message = f"invalid requirement {shown(text.strip())}: {reason}"
     if _ASSIGNMENT_TYPO_RE.match(text) and not re.search(r"[<>!~=]=|===", text):
         message += " (did you mean '=='?)"
     return message
@@ -414,7 +458,14 @@ def _bracketed_extras(text: str) -> tuple[str, ...]:
 
 def _parse_marker(text: str) -> Optional[Marker]:
     text = text.strip()
-    return Marker(text) if text else None
+    if not text:
+        return None
+    try:
+        return Marker(text)
+    except InvalidMarker:
+        raise
+    except (ValueError, RecursionError) as error:
+        raise InvalidMarker(_beyond_packaging(error, text)) from None
 
 
 def _and_markers(outer: Optional[Marker], inner: Optional[Marker]) -> Optional[Marker]:
@@ -501,14 +552,19 @@ class _Reader:
     def _read_text(self, display: str, included_at: Optional[Origin], *, pip_encoding: bool) -> Optional[str]:
         """The file's text, or None after recording why it cannot be had."""
         try:
-            data = Path(display).read_bytes()
-        except OSError as error:
-            reason = error.strerror or str(error)
+            # An include must be a file: -r /dev/zero or a FIFO would read forever or hang.
+            data = read_bounded(display, MAX_FILE_SIZE, regular_only=included_at is not None)
+        except (OSError, InputRefused) as error:
+            reason = (error.strerror or str(error)) if isinstance(error, OSError) else str(error)
             if included_at is None:
                 self._problems.append(Problem(display, None, f"cannot read: {reason}"))
             else:
                 self._problem(included_at, display, f"cannot read {display}: {reason}")
             return None
+        if not pip_encoding and data.startswith(codecs.BOM_UTF8):
+            # Harmless to read past, but tomllib and configparser choke on it, as other tools may.
+            self._notes.append(Problem(display, 1, "starts with a UTF-8 byte order mark (ignored)"))
+            data = data[len(codecs.BOM_UTF8) :]
         try:
             text = _decode(data) if pip_encoding else data.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -540,6 +596,12 @@ class _Reader:
                 return
         if (real, constraint) in self._done:
             return
+        if len(stack) >= MAX_INCLUDE_DEPTH:
+            self._problem(
+                included_at, display,
+                f"includes nested more than {MAX_INCLUDE_DEPTH} deep ({stack[0][1]} -> ... -> {display})",
+            )  # fmt: skip
+            return
         self._done.add((real, constraint))
         text = self._read_text(display, included_at, pip_encoding=True)
         if text is None:
@@ -558,17 +620,18 @@ class _Reader:
         leftover: list[str] = []
         if options_text:
             try:
-                words = shlex.split(options_text)
+                # shlex is quadratic in a token's length; without quotes or escapes it splits as str does.
+                words = shlex.split(options_text) if _SHELL_QUOTING.search(options_text) else options_text.split()
             except ValueError as error:
-                raise _LineError(f"cannot split options {options_text!r}: {error}") from None
+                raise _LineError(f"cannot split options {shown(options_text)}: {error}") from None
             values = optparse.Values({"seen": []})
             try:
                 _, leftover = _OPTION_PARSER.parse_args(words, values)
             except _OptionError as error:
-                raise _LineError(str(error)) from None
+                raise _LineError(_cut(str(error))) from None
             options = values.seen
         for word in leftover:
-            self._note(origin, f"{word!r} after the options is ignored (pip ignores it too)")
+            self._note(origin, f"{shown(word)} after the options is ignored (pip ignores it too)")
 
         if args:
             requirement = self._pip_requirement(args, origin, editable=False)
@@ -621,7 +684,7 @@ class _Reader:
             if requirement.editable:
                 raise _LineError("editable requirements are not allowed as constraints")
             if requirement.extras:
-                raise _LineError(f"constraints cannot have extras: {requirement.text!r}")
+                raise _LineError(f"constraints cannot have extras: {shown(requirement.text)}")
             self._constraints.append(requirement)
         else:
             self._requirements.append(requirement)
@@ -675,7 +738,7 @@ class _Reader:
             valid = _looks_like_path(path) or os.path.isdir(os.path.join(base, path))
         if not valid:
             raise _LineError(
-                f"{written!r} is not a valid editable requirement: "
+                f"{shown(written)} is not a valid editable requirement: "
                 "it should be a local project path or a VCS URL (git+, hg+, svn+, bzr+)"
             )
         return self._located(f"-e {written}", expanded, "", origin, base, editable=True)
@@ -706,7 +769,7 @@ class _Reader:
             raise _LineError(_invalid_requirement(written, error)) from None
         display_name, egg_extras, guessed = self._name_of(url, local_dir)
         if guessed:
-            self._note(origin, f"name of {written!r} guessed from its path: {display_name}")
+            self._note(origin, f"name of {shown(written)} guessed from its path: {display_name}")
         return Requirement(
             text=written,
             name=normalize(display_name),
@@ -725,18 +788,18 @@ class _Reader:
         if egg:
             name, extras_text = _strip_extras(urllib.parse.unquote(egg.group(1)))
             if not _PROJECT_NAME_RE.match(name):
-                raise _LineError(f"invalid #egg= fragment {egg.group(1)!r} in {url}")
+                raise _LineError(f"invalid #egg= fragment {shown(egg.group(1))} in {shown(url)}")
             try:
                 return name, _bracketed_extras(extras_text), False
             except InvalidRequirement as error:
-                raise _LineError(f"invalid #egg= fragment {egg.group(1)!r}: {error}") from None
+                raise _LineError(f"invalid #egg= fragment {shown(egg.group(1))}: {error}") from None
         path = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
         filename = path.rstrip("/").rsplit("/", 1)[-1]
         if filename.lower().endswith(".whl"):
             try:
                 parse_wheel_filename(filename)
             except InvalidWheelFilename as error:
-                raise _LineError(f"invalid wheel filename {filename!r}: {error}") from None
+                raise _LineError(f"invalid wheel filename {shown(filename)}: {error}") from None
             return filename.split("-", 1)[0], (), False
         if _is_archive(filename):
             stem = filename[: -len(next(ext for ext in _ARCHIVE_EXTENSIONS if filename.lower().endswith(ext)))]
@@ -771,6 +834,11 @@ class _Reader:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             line, reason = _toml_error_location(str(error), text)
+            self._problems.append(Problem(display, line, f"invalid TOML: {reason}"))
+            return
+        except (ValueError, RecursionError) as error:
+            # tomllib's own limits: Python's int digit limit, its recursion on nesting.
+            line, reason = _toml_limit(error, text)
             self._problems.append(Problem(display, line, f"invalid TOML: {reason}"))
             return
         locator = _Locator(text)
@@ -855,13 +923,13 @@ class _Reader:
         try:
             parser.read_string(text, source=display)
         except configparser.MissingSectionHeaderError as error:
-            self._problems.append(Problem(display, error.lineno, f"no [section] before {error.line.strip()!r}"))
+            self._problems.append(Problem(display, error.lineno, f"no [section] before {shown(error.line.strip())}"))
             return
         except configparser.ParsingError as error:
             physical = text.splitlines()
             for line, _ in error.errors:  # configparser keeps only a repr() of the line
                 content = physical[line - 1].strip() if 0 < line <= len(physical) else ""
-                self._problems.append(Problem(display, line, f"invalid setup.cfg line {content!r}"))
+                self._problems.append(Problem(display, line, f"invalid setup.cfg line {shown(content)}"))
             return
         except configparser.DuplicateSectionError as error:
             self._problems.append(Problem(display, error.lineno, f"section [{error.section}] appears twice"))
@@ -944,7 +1012,7 @@ class _Reader:
                     problem = Problem(
                         problem.file,
                         problem.line,
-                        f"{text!r} is a marker, but setuptools splits a one-line value on ';': "
+                        f"{shown(text)} is a marker, but setuptools splits a one-line value on ';': "
                         "put each requirement on its own line",
                     )
                 self._problems.append(problem)
@@ -1036,7 +1104,7 @@ def _cfg_entries(display: str, locator: _Locator, value: str, key_at: Optional[i
 def _is_marker(text: str) -> bool:
     try:
         Marker(text)
-    except InvalidMarker:
+    except (InvalidMarker, ValueError, RecursionError):
         return False
     return True
 
@@ -1044,12 +1112,12 @@ def _is_marker(text: str) -> bool:
 def _checked_hash(value: str) -> str:
     algorithm, colon, digest = value.partition(":")
     if not colon or not digest:
-        raise _LineError(f"--hash {value!r}: expected a hash name and a value, like --hash=sha256:abcde...")
+        raise _LineError(f"--hash {shown(value)}: expected a hash name and a value, like --hash=sha256:abcde...")
     length = _STRONG_HASHES.get(algorithm)
     if length is None:
-        raise _LineError(f"--hash {value!r}: allowed algorithms are {', '.join(_STRONG_HASHES)}")
+        raise _LineError(f"--hash {shown(value)}: allowed algorithms are {', '.join(_STRONG_HASHES)}")
     if len(digest) != length or not re.fullmatch(r"[0-9a-fA-F]+", digest):
-        raise _LineError(f"--hash {value!r}: a {algorithm} digest is {length} hexadecimal digits")
+        raise _LineError(f"--hash {shown(value)}: a {algorithm} digest is {length} hexadecimal digits")
     return f"{algorithm}:{digest.lower()}"
 
 
@@ -1064,12 +1132,30 @@ def _toml_error_location(message: str, text: str) -> tuple[int, str]:
     return 1, message
 
 
+def _toml_limit(error: Exception, text: str) -> tuple[int, str]:
+    """Where a TOML document goes past what tomllib can take, and why."""
+    if isinstance(error, RecursionError):
+        depth = 0
+        for offset, character in enumerate(text):
+            depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(character, 0)
+            if depth > _TOML_NESTING_SHOWN:
+                line = text.count("\n", 0, offset) + 1
+                return line, f"arrays or inline tables nested too deeply (more than {_TOML_NESTING_SHOWN} here)"
+        return 1, "arrays or inline tables nested too deeply"
+    reason = _beyond_packaging(error, text)
+    digits = re.search(r"[0-9]{%d}" % (sys.get_int_max_str_digits() + 1), text) if hasattr(
+        sys, "get_int_max_str_digits"
+    ) else None
+    return (text.count("\n", 0, digits.start()) + 1 if digits else 1), reason
+
+
 def _has_project_table(pyproject: Path) -> bool:
     if tomllib is None:
         return True
     try:
-        return isinstance(tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project"), dict)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        text = read_bounded(pyproject, MAX_FILE_SIZE).decode("utf-8-sig")
+        return isinstance(tomllib.loads(text).get("project"), dict)
+    except (OSError, InputRefused, ValueError, RecursionError):  # ValueError: TOML, UTF-8, digits
         # Unreadable or malformed: choose it anyway, so that the problem is reported.
         return True
 
@@ -1091,15 +1177,18 @@ def _declared_project_name(directory: str) -> Optional[str]:
     """The name a local project declares in its pyproject.toml or setup.cfg, if either says."""
     if tomllib is not None:
         try:
-            project = tomllib.loads(Path(directory, PYPROJECT_TOML).read_text(encoding="utf-8")).get("project")
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            text = read_bounded(Path(directory, PYPROJECT_TOML), MAX_FILE_SIZE, regular_only=True)
+            project = tomllib.loads(text.decode("utf-8-sig")).get("project")
+        except (OSError, InputRefused, ValueError, RecursionError):  # ValueError: TOML, UTF-8, digits
             project = None
         if isinstance(project, dict) and isinstance(project.get("name"), str):
             return project["name"]
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read_string(Path(directory, SETUP_CFG).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, configparser.Error):
+        parser.read_string(
+            read_bounded(Path(directory, SETUP_CFG), MAX_FILE_SIZE, regular_only=True).decode("utf-8-sig")
+        )
+    except (OSError, InputRefused, UnicodeDecodeError, configparser.Error):
         return None
     return parser.get("metadata", "name", fallback=None) or None
 

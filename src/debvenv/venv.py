@@ -47,22 +47,25 @@ Safety: a ``--venv`` that is a system prefix (``/``, ``/usr``, ``/usr/local``,
 the interpreter's prefixes or an ancestor of one), lies inside the
 interpreter's site-packages, or exists without a ``pyvenv.cfg`` is refused
 before anything is touched, and so is a ``--pip-arg`` that would install
-elsewhere (``--target``, ``--prefix``, ``--root``, ``--user``). virtualenv
-writes absolute paths into a venv (script shebangs, activate scripts), so a
-venv cannot be built elsewhere and moved: a new venv is built at DIR itself;
-a previous venv there is first renamed aside (``.NAME.debvenv-old-XXXX`` in
-the same directory), left intact, and deleted only once the new one is
-verified and its manifest written. (So while a rebuild runs, DIR holds the
-venv being built, not the old one.) Any failure, Ctrl-C or SIGTERM removes
-the new venv and every parent directory the build created, and renames the
-previous venv back. Concurrent builds of one DIR are not locked against
-each other.
+elsewhere (``--target``, ``--prefix``, ``--root``, ``--user``). The new
+venv is built in a staging directory beside DIR (``.NAME.debvenv-new-XXXXXXXX``,
+locked while the build lives), verified there, its paths rewritten to name
+DIR (virtualenv and pip write absolute paths: ``relocation.rewrite_tree``),
+its manifest written, and only then swapped in with one atomic exchange
+(``_Destination``): at every moment DIR is the previous venv, the new
+verified one, or absent on a first build, even under SIGKILL or power loss.
+Ctrl-C, SIGTERM or any failure removes the staging directory; what a
+SIGKILL leaves there is removed by the next build or sync of DIR
+(``recover_leftovers``), which says so. The venv is made with group and
+world write masked off the umask. Concurrent builds of one DIR each build
+their own copy; the last to finish wins.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import re
@@ -77,7 +80,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PackagingRequirement
@@ -86,6 +89,7 @@ from packaging.version import InvalidVersion, Version
 
 from debvenv import __version__
 from debvenv.errors import EnvironmentFailure, InputError
+from debvenv.files import exchange, locked_directory, rename_new, write_atomically
 from debvenv.evaluate import (
     EXCLUDED,
     NOT_APPLICABLE,
@@ -102,6 +106,7 @@ from debvenv.evaluate import (
 from debvenv.index import MAPPING_GUESSED, Provider, SuiteIndex
 from debvenv.names import normalize
 from debvenv.plan import APT, VENV, Plan, apt_package, make_plan
+from debvenv.relocation import rewrite_tree
 from debvenv.requirements import Origin, Requirement, RequirementSet, requirement_document
 from debvenv.sources import aptlists, dpkgdb
 from debvenv.sources.installed import DEFAULT_PYTHON, MARKER_ENVIRONMENT_PROBE, load_installed, run_probe
@@ -120,6 +125,7 @@ _MIN_PIP = Version("22.2")
 _FORCED_PAST_DEBIAN = (OUTDATED, TOO_NEW, EXCLUDED, UNKNOWN_VERSION, URL)
 _SYSTEM_PREFIXES = ("/", "/usr", "/usr/local")
 _ASIDE_INFIX = ".debvenv-old-"
+_STAGING_INFIX = ".debvenv-new-"
 _ERROR_LINES = 12
 _CREDENTIALS_RE = re.compile(r"(?<=://)[^/@\s]+@")
 
@@ -135,6 +141,27 @@ _APT_LOCK_TIMEOUT = 300  # seconds apt-get waits for dpkg's lock
 # "Unpacking libfoo:amd64 (...)"), in any language.
 _APT_OUTPUT_WORD = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 _PIP_REPORT_ORIGIN = Origin(file="<pip --report>", line=0)
+
+
+# The build's test seam: ``build_venv`` and ``sync_venv`` call ``checkpoint(name)`` with
+# each of these names as they pass that point, in this order (those a run does not reach,
+# such as "installed" when nothing needs pip, are skipped). Tests kill the process there.
+CHECKPOINTS = (
+    "recovered",  # leftovers of interrupted runs cleaned up; nothing else touched yet
+    "staging",  # the staging directory exists and is locked
+    "created",  # the new venv exists in the staging directory (build: virtualenv ran; sync: copied)
+    "installed",  # pip has installed into it
+    "relocated",  # its paths name DIR
+    "manifest",  # its manifest is written: the new venv is complete, still in the staging directory
+    "swapped",  # DIR is the new venv; the previous one is in the staging directory
+    "removing",  # part of the previous venv is deleted
+    "done",  # nothing is left but DIR
+)
+Checkpoint = Callable[[str], None]
+
+
+def no_checkpoint(_name: str) -> None:
+    """The checkpoint of a real run: nothing."""
 
 
 class UnsafeVenvError(InputError):
@@ -273,6 +300,7 @@ def build_venv(
     apt_install: bool = False,
     apt_lists_dir: Path = aptlists.DEFAULT_LISTS_DIR,
     apt_get: str = DEFAULT_APT_GET,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> BuildResult:
     """Build (or rebuild) the venv at ``venv_dir`` for ``requirements`` and verify it.
 
@@ -287,15 +315,20 @@ def build_venv(
     installs through apt what the apt lists (``apt_lists_dir``) offer for
     the requirements and for what pip would pull in (``install_from_apt``);
     what apt installed stays installed whatever happens to the venv.
+
+    ``checkpoint`` is a test seam: called with each of CHECKPOINTS the build
+    passes, so that a test can kill the process at each.
     """
     environment = dict(os.environ if env is None else env)
     if apt_install:
         refuse_apt_install_unless_root()
     refuse_redirecting_pip_args(pip_args)
     venv_dir = Path(os.path.realpath(venv_dir))
+    facts = _interpreter_facts(python)  # first: it checks what the interpreter answers
     index = load_installed(python, admin_dir)
-    facts = _interpreter_facts(python)
     _refuse_system_location(venv_dir, python, facts)
+    recovered = recover_leftovers(venv_dir)
+    checkpoint("recovered")
     _refuse_existing_non_venv(venv_dir)
     apt = AptOutcome()
     if apt_install:
@@ -309,14 +342,15 @@ def build_venv(
     plan = make_plan(report, index.target.id, requirement_set=requirements)
     pins, unpinned = debian_pins(index, report, requirements)
     needs_pip = _needs_pip(plan)
-    warnings = _report_warnings(report) + list(apt.warnings) + _leftover_warnings(venv_dir)
+    warnings = _report_warnings(report) + list(apt.warnings) + recovered
 
-    destination = _Destination(venv_dir)
-    with _terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="debvenv-build-") as work:
+    destination = _Destination(venv_dir, checkpoint)
+    stamp = now or datetime.now(timezone.utc)
+    with _terminate_as_interrupt(), _sane_umask(), tempfile.TemporaryDirectory(prefix="debvenv-build-") as work:
         try:
             destination.begin()
             built = _build_at(
-                venv_dir,
+                destination.work,
                 Path(work),
                 index=index,
                 report=report,
@@ -330,14 +364,28 @@ def build_venv(
                 env=environment,
                 warnings=warnings,
                 replaced=destination.replaces,
-                now=now or datetime.now(timezone.utc),
                 apt=apt if apt_install else None,
+                checkpoint=checkpoint,
             )
+            built = destination.relocate(built)
+            _write_json(destination.work / MANIFEST_NAME, manifest_document(built, now=stamp))
+            checkpoint("manifest")
         except BaseException:
             destination.rollback()
             raise
-        # The new venv is verified and its manifest written: the old one may go.
+        # The new venv is verified and its manifest written: it replaces the old one.
         return _with_warnings(built, destination.commit())
+
+
+@contextlib.contextmanager
+def _sane_umask() -> Iterator[None]:
+    """No group or world write in a venv, whatever the caller's umask (root's 000 made 28 such files)."""
+    previous = os.umask(0o022)
+    os.umask(previous | 0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def _build_at(
@@ -356,10 +404,12 @@ def _build_at(
     env: Dict[str, str],
     warnings: List[str],
     replaced: bool,
-    now: datetime,
     apt: Optional[AptOutcome] = None,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> BuildResult:
+    """The new venv at ``venv_dir`` (a staging directory), verified; its manifest is the caller's."""
     venv_python = _create_venv(venv_dir, python, env)
+    checkpoint("created")
     installed: Tuple[InstalledDistribution, ...] = ()
     pip_version: Optional[str] = None
     forced: Dict[str, str] = dict(unpinned)
@@ -370,6 +420,7 @@ def _build_at(
         installed = _installed_distributions(pip_report)
         if installed:
             warnings.extend(_pip_check(pip, venv_python, python))
+        checkpoint("installed")
 
     probe = _probe_venv(venv_python)
     resolutions, used, problems, unresolved = _resolve(report, plan, index, probe)
@@ -402,7 +453,6 @@ def _build_at(
         apt_choices=apt.choices if apt else (),
         apt_packages=apt.packages if apt else (),
     )
-    _write_json(result.manifest, manifest_document(result, now=now))
     return result
 
 
@@ -418,21 +468,6 @@ def _report_warnings(report: CheckReport) -> List[str]:
     # build passes the requirement files' pip options to pip: the evaluation's
     # note that it ignored them would mislead here.
     return [w for w in report.warnings if not w.endswith("ignored for evaluation")]
-
-
-def _leftover_warnings(venv_dir: Path) -> List[str]:
-    """A build killed outright (SIGKILL, power loss) leaves its previous venv aside: say so."""
-    try:
-        names = os.listdir(venv_dir.parent)
-    except OSError:
-        return []
-    prefix = f".{venv_dir.name}{_ASIDE_INFIX}"
-    return [
-        f"{venv_dir.parent / name}: the previous venv of an interrupted build, kept; "
-        f"move it back to {venv_dir} or delete it"
-        for name in sorted(names)
-        if name.startswith(prefix)
-    ]
 
 
 # ---- pins --------------------------------------------------------------------------
@@ -817,8 +852,21 @@ _FACTS_PROBE = (
 )
 
 
+_FACT_KEYS = ("prefix", "base_prefix", "exec_prefix", "base_exec_prefix", "python_full_version")
+
+
 def _interpreter_facts(python: Path) -> Dict[str, Any]:
-    return run_probe(python, _FACTS_PROBE, label=f"--python {python}")
+    facts = run_probe(python, _FACTS_PROBE, label=f"--python {python}")
+    # Whatever answers is not trusted to be Python: a wrong shape is its failure, not our bug.
+    wrong = [key for key in _FACT_KEYS if not isinstance(facts.get(key), str)]
+    sites = facts.get("site_packages")
+    if not isinstance(sites, list) or not all(isinstance(site, str) for site in sites):
+        wrong.append("site_packages")
+    if wrong:
+        raise EnvironmentFailure(
+            f"--python {python}: not a working Python 3 interpreter: its answer lacks {', '.join(wrong)}"
+        )
+    return facts
 
 
 def _inside(path: str, directory: str) -> bool:
@@ -852,87 +900,246 @@ def _refuse_system_location(venv_dir: Path, python: Path, facts: Mapping[str, An
 # ---- the destination ---------------------------------------------------------------
 
 
-class _Destination:
-    """The venv directory, made ours for the build: committed at the end or rolled back.
+def _anchor(venv_dir: Path) -> Path:
+    """The topmost directory a build must create: DIR, or its first missing ancestor."""
+    anchor = venv_dir
+    while not os.path.lexists(anchor.parent):
+        anchor = anchor.parent
+    return anchor
 
-    Every change to the file system happens with SIGINT and SIGTERM held,
-    so that the record of what was changed is always complete when an
-    interrupt arrives.
+
+def _staging_names(anchor: Path) -> List[Path]:
+    try:
+        names = os.listdir(anchor.parent)
+    except OSError:
+        return []
+    prefix = f".{anchor.name}{_STAGING_INFIX}"
+    return [
+        anchor.parent / name
+        for name in sorted(names)
+        if name.startswith(prefix) and re.fullmatch(r"[0-9a-f]{8}", name[len(prefix):])
+    ]
+
+
+def recover_leftovers(venv_dir: Path) -> List[str]:
+    """Put right what an interrupted (SIGKILLed, powered off) build or sync of ``venv_dir`` left.
+
+    A staging directory no live run holds is removed: it is a new venv
+    that never became DIR, or the previous venv a finished build had not
+    yet deleted. A previous venv set aside (``.NAME.debvenv-old-XXXX``, by
+    an older debvenv or where the file system cannot swap directories) is
+    moved back when DIR is missing or was left without its manifest, and
+    removed when DIR is whole. Returns one message per thing done.
+    """
+    anchor = _anchor(venv_dir)
+    if not os.path.isdir(anchor.parent):
+        return []
+    messages: List[str] = []
+    with _held_lock(anchor.parent):
+        for staging in _staging_names(anchor):
+            with contextlib.ExitStack() as stack:
+                try:
+                    held = stack.enter_context(locked_directory(staging, wait=False))
+                except OSError:
+                    held = 0  # not a directory we can lock: not a live run's
+                if held is None:
+                    continue  # a build or sync running now
+                _remove_tree(staging)
+                messages.append(f"removed {staging}, left by an interrupted build or sync of {venv_dir}")
+        messages.extend(_recover_set_aside(venv_dir))
+    return messages
+
+
+def _recover_set_aside(venv_dir: Path) -> List[str]:
+    try:
+        names = os.listdir(venv_dir.parent)
+    except OSError:
+        return []
+    prefix = f".{venv_dir.name}{_ASIDE_INFIX}"
+    asides = [venv_dir.parent / name for name in sorted(names) if name.startswith(prefix)]
+    asides = [a for a in asides if (a / "pyvenv.cfg").is_file()]
+    if not asides:
+        return []
+    whole = (venv_dir / "pyvenv.cfg").is_file() and (venv_dir / MANIFEST_NAME).is_file()
+    messages = []
+    if not whole:
+        # The newest one is what DIR was last; a DIR without its manifest never finished.
+        newest = max(asides, key=lambda a: a.stat().st_mtime)
+        if os.path.lexists(venv_dir):
+            if not (venv_dir / "pyvenv.cfg").is_file():
+                return [f"{newest}: the previous venv of an interrupted build, kept: {venv_dir} is not a venv"]
+            _remove_tree(venv_dir)
+        os.rename(newest, venv_dir)
+        asides.remove(newest)
+        messages.append(f"restored {venv_dir} from {newest}, left by an interrupted build or sync")
+    for aside in asides:
+        _remove_tree(aside)
+        messages.append(f"removed {aside}, the previous venv of an interrupted build or sync")
+    return messages
+
+
+def _leftover_warnings(venv_dir: Path) -> List[str]:
+    """What interrupted runs left beside ``venv_dir``, for a command that changes nothing (audit)."""
+    found = _staging_names(_anchor(venv_dir))
+    with contextlib.suppress(OSError):
+        prefix = f".{venv_dir.name}{_ASIDE_INFIX}"
+        found += [venv_dir.parent / n for n in sorted(os.listdir(venv_dir.parent)) if n.startswith(prefix)]
+    return [
+        f"{path}: left by an interrupted build or sync (or one running now); "
+        f"the next build or sync of {venv_dir} removes it"
+        for path in found
+    ]
+
+
+@contextlib.contextmanager
+def _held_lock(directory: Path) -> Iterator[None]:
+    """The parent directory's lock: recovery and swaps of one DIR never interleave."""
+    try:
+        lock = locked_directory(directory)
+        lock.__enter__()
+    except OSError:
+        yield  # an unreadable parent: nothing to lock with, the rest still holds
+        return
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+class _Destination:
+    """Where a build or sync happens: a staging directory beside DIR, swapped in whole at the end.
+
+    The new venv is made at ``work`` inside ``.ANCHOR.debvenv-new-XXXXXXXX``
+    (ANCHOR is DIR, or the first of its parents that is missing, so that a
+    first build creates them all in one rename), its paths rewritten to
+    name DIR, its manifest written, and only then swapped in: exchanged
+    with the previous venv in one ``renameat2(RENAME_EXCHANGE)``, or
+    renamed into place on a first build. So DIR is at every moment the
+    previous venv, the new verified one, or absent on a first build. Where
+    the file system cannot exchange, the previous venv is first renamed
+    aside, leaving DIR absent for an instant that ``recover_leftovers``
+    repairs. The staging directory is locked while its run lives. Every
+    change is made with SIGINT and SIGTERM held.
     """
 
-    def __init__(self, venv_dir: Path) -> None:
+    def __init__(self, venv_dir: Path, checkpoint: Checkpoint = no_checkpoint) -> None:
         self.venv_dir = venv_dir
-        self.aside: Optional[Path] = None
-        self.created_parents: List[Path] = []
-        self.owned = False
-
-    @property
-    def replaces(self) -> bool:
-        return self.aside is not None
+        self.checkpoint = checkpoint
+        self.anchor = _anchor(venv_dir)
+        self.staging = self.anchor.with_name(f".{self.anchor.name}{_STAGING_INFIX}{secrets.token_hex(4)}")
+        self.work = self.staging / venv_dir.relative_to(self.anchor)
+        self.replaces = os.path.lexists(venv_dir)
+        self._lock = contextlib.ExitStack()
 
     def begin(self) -> None:
         with _HeldInterrupts():
-            missing = []
-            parent = self.venv_dir.parent
-            while not parent.exists():
-                missing.append(parent)
-                parent = parent.parent
-            for directory in reversed(missing):
+            try:
+                self.anchor.parent.mkdir(parents=False, exist_ok=True)
+                self.staging.mkdir()
+            except OSError as error:
+                raise BuildFailure(f"--venv {self.venv_dir}: cannot create {self.staging}: {error.strerror}") from error
+            self._lock.enter_context(locked_directory(self.staging))
+        self.checkpoint("staging")
+        if self.work != self.staging:
+            self.work.parent.mkdir(parents=True, exist_ok=True)
+
+    def copy_previous(self) -> None:
+        """The previous venv, copied to work on (sync): pip changes the copy, never the original."""
+        # cp -a keeps what a Python copy would lose: owners, hard links, modes and times.
+        completed = subprocess.run(
+            ["cp", "-a", "-T", "--", str(self.venv_dir), str(self.work)], capture_output=True, text=True, check=False
+        )
+        if completed.returncode != 0:
+            raise BuildFailure(f"cannot copy the venv to work on: {completed.stderr.strip() or completed.returncode}")
+
+    def relocate(self, result: BuildResult) -> BuildResult:
+        """Rewrite the new venv's paths to name DIR; ``result`` as it reads once swapped in."""
+        rewrite_tree(self.work, [str(self.work)], str(self.venv_dir))
+        self.checkpoint("relocated")
+        return _moved_result(result, str(self.work), str(self.venv_dir))
+
+    def commit(self) -> List[str]:
+        """Swap the finished venv in and delete the previous one; a failure to delete is a warning."""
+        warnings: List[str] = []
+        with _HeldInterrupts():
+            with _held_lock(self.anchor.parent):
+                if self.replaces:
+                    try:
+                        exchange(self.staging, self.venv_dir)
+                    except OSError as error:
+                        if error.errno not in (errno.ENOSYS, errno.EINVAL):
+                            raise BuildFailure(f"--venv {self.venv_dir}: cannot swap in the new venv: {error}")
+                        self._swap_in_two_steps()
+                else:
+                    try:
+                        rename_new(self.staging, self.anchor)
+                    except OSError as error:
+                        raise BuildFailure(f"--venv {self.venv_dir}: cannot move the new venv in: {error}")
+            self.checkpoint("swapped")
+            if self.replaces:
                 try:
-                    directory.mkdir()
+                    _remove_tree(self.staging, self.checkpoint)
                 except OSError as error:
-                    raise BuildFailure(
-                        f"--venv {self.venv_dir}: cannot create {directory}: {error.strerror}"
-                    ) from error
-                self.created_parents.append(directory)
-            if self.venv_dir.exists():
-                aside = self.venv_dir.with_name(f".{self.venv_dir.name}{_ASIDE_INFIX}{secrets.token_hex(4)}")
-                try:
-                    os.rename(self.venv_dir, aside)
-                except OSError as error:
-                    raise BuildFailure(
-                        f"--venv {self.venv_dir}: cannot move the previous venv aside: {error.strerror}"
-                    ) from error
-                self.aside = aside
-            self.owned = True
+                    warnings.append(f"{self.staging}: the previous venv could not be removed: {error}")
+            self._lock.close()
+        self.checkpoint("done")
+        return warnings
+
+    def _swap_in_two_steps(self) -> None:
+        aside = self.venv_dir.with_name(f".{self.venv_dir.name}{_ASIDE_INFIX}{secrets.token_hex(4)}")
+        os.rename(self.venv_dir, aside)
+        os.rename(self.staging, self.venv_dir)
+        os.rename(aside, self.staging)  # where commit deletes the previous venv from
 
     def rollback(self) -> None:
         with _HeldInterrupts():
-            if self.owned and (self.venv_dir.exists() or self.venv_dir.is_symlink()):
-                _remove_tree(self.venv_dir)
-            if self.aside is not None:
-                try:
-                    os.rename(self.aside, self.venv_dir)
-                except OSError as error:
-                    raise BuildFailure(
-                        f"--venv {self.venv_dir}: the build failed and the previous venv could not be "
-                        f"moved back ({error.strerror}); it is intact at {self.aside}"
-                    ) from error
-                self.aside = None
-            for directory in reversed(self.created_parents):
-                with contextlib.suppress(OSError):
-                    directory.rmdir()
-            self.owned = False
-
-    def commit(self) -> List[str]:
-        """Remove the previous venv; a failure to do so is a warning, the build stands."""
-        if self.aside is None:
-            return []
-        with _HeldInterrupts():
-            try:
-                _remove_tree(self.aside)
-            except OSError as error:
-                return [f"{self.aside}: the previous venv could not be removed: {error}"]
-            finally:
-                self.owned = False
-        return []
+            with contextlib.suppress(FileNotFoundError):
+                _remove_tree(self.staging)
+            self._lock.close()
 
 
-def _remove_tree(path: Path) -> None:
+def _moved_result(result: BuildResult, old: str, new: str) -> BuildResult:
+    """``result`` with the paths under ``old`` named under ``new``."""
+
+    def moved(path: Optional[str]) -> Optional[str]:
+        if path is not None and (path == old or path.startswith(old + "/")):
+            return new + path[len(old):]
+        return path
+
+    def distribution(used: Optional[UsedDistribution]) -> Optional[UsedDistribution]:
+        return None if used is None else dataclasses.replace(used, path=moved(used.path))
+
+    return dataclasses.replace(
+        result,
+        venv=Path(new),
+        manifest=Path(new) / MANIFEST_NAME,
+        distributions=tuple(d for d in (distribution(u) for u in result.distributions) if d is not None),
+        resolutions=tuple(dataclasses.replace(r, distribution=distribution(r.distribution)) for r in result.resolutions),
+        warnings=tuple(w.replace(old, new) for w in result.warnings),
+    )
+
+
+def _remove_tree(path: Path, checkpoint: Checkpoint = no_checkpoint) -> None:
+    """Delete ``path`` and what is under it, without following a symlink out of it."""
     if path.is_symlink() or not path.is_dir():
         path.unlink()
-    else:
-        shutil.rmtree(path)
+        return
+    for number, entry in enumerate(sorted(os.scandir(path), key=lambda e: e.name)):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, onerror=_gone_is_fine)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+        if number == 0:
+            checkpoint("removing")
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(path)
+
+
+def _gone_is_fine(function: Any, path: str, info: Any) -> None:
+    # Another run's recovery may be deleting the same leftover: what is gone is gone.
+    if not isinstance(info[1], FileNotFoundError):
+        raise info[1]
 
 
 class _HeldInterrupts:
@@ -1537,17 +1744,9 @@ def manifest_document(result: BuildResult, *, now: datetime) -> Dict[str, Any]:
 
 
 def _write_json(path: Path, document: Mapping[str, Any]) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    # 0644 whatever the umask: the venv's users read the manifest, only its builder writes it.
+    write_atomically(path, text.encode("utf-8"), mode=0o644)
 
 
 # ---- rendering ---------------------------------------------------------------------

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import textwrap
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ from debvenv.audit import (
 )
 from debvenv.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK
 from debvenv.requirements import read_requirements
-from debvenv.venv import MANIFEST_NAME, build_venv
+from debvenv.venv import CHECKPOINTS, MANIFEST_NAME, build_venv, recover_leftovers
 
 PYTHON = Path("/usr/bin/python3")
 DIST_PACKAGES = "/usr/lib/python3/dist-packages/"
@@ -252,6 +253,53 @@ def test_a_failed_sync_leaves_the_venv_as_it_was(tmp_path, wheelhouse, yaml_pack
     assert (venv / MANIFEST_NAME).read_bytes() == manifest
     assert listing(tmp_path) == ["project", "venv"]  # no copy left aside
     assert audit(venv).exit_code == EXIT_CHECK_FAILED
+
+
+# The child SIGKILLs itself at the checkpoint named in argv[2] (sync_venv's test seam).
+_KILLED_SYNC_SCRIPT = """
+import os, signal, sys
+from pathlib import Path
+from debvenv.audit import sync_venv
+
+def checkpoint(name):
+    if name == sys.argv[2]:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+sync_venv(Path(sys.argv[1]), checkpoint=checkpoint)
+"""
+
+
+def test_a_sync_killed_anywhere_leaves_the_old_or_the_repaired_venv(tmp_path, wheelhouse, yaml_package):
+    venv = tmp_path / "venv"
+    build(f"{TEST_PACKAGE}\n", tmp_path / "project", venv, offline(wheelhouse))
+    delete_from_venv(venv, TEST_MODULE)
+    broken_manifest = (venv / MANIFEST_NAME).read_bytes()
+    pristine = tmp_path / "pristine"
+    subprocess.run(["cp", "-a", "--", str(venv), str(pristine)], check=True)
+    reached: List[str] = []
+    sync_venv(venv, env=clean_pip_environment(), checkpoint=reached.append)
+    assert reached == [point for point in CHECKPOINTS if point in reached] and "removing" in reached
+    swapped = reached.index("swapped")
+    environment = {**clean_pip_environment(), "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+
+    for position, point in enumerate(reached):
+        subprocess.run(["rm", "-r", "--", str(venv)], check=True)
+        subprocess.run(["cp", "-a", "--", str(pristine), str(venv)], check=True)
+        killed = subprocess.run(
+            [str(PYTHON), "-c", _KILLED_SYNC_SCRIPT, str(venv), point],
+            env=environment, capture_output=True, text=True, timeout=300, check=False,
+        )
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)
+
+        repaired = list((venv / "lib").glob(f"python3*/site-packages/{TEST_MODULE}.py"))
+        if position < swapped:
+            assert (venv / MANIFEST_NAME).read_bytes() == broken_manifest and not repaired, point
+        else:
+            assert (venv / MANIFEST_NAME).read_bytes() != broken_manifest and repaired, point
+            assert module_file(venv, TEST_MODULE).startswith(f"{venv}/"), point
+        recover_leftovers(venv)
+        assert listing(tmp_path) == ["pristine", "project", "venv", "wheels"], point
+    assert statuses(audit(venv)) == {"pyyaml": OK, TEST_PACKAGE: OK}  # the last one, killed when done
 
 
 @pytest.mark.parametrize(

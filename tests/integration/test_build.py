@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import textwrap
 import time
@@ -41,14 +42,17 @@ import pytest
 from virtualenv.seed.wheels.embed import get_embed_wheel
 from wheelhouse import wheel_from_deb, wheel_from_dist_packages, write_wheel
 
-from debvenv.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, InputError
+from debvenv.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EnvironmentFailure, InputError
+from debvenv.files import locked_directory
 from debvenv.requirements import read_requirements
 from debvenv.venv import (
+    CHECKPOINTS,
     MANIFEST_NAME,
     SCHEMA,
     BuildFailure,
     UnsafeVenvError,
     build_venv,
+    recover_leftovers,
     render_build,
 )
 
@@ -529,13 +533,10 @@ def test_an_interrupted_build_leaves_no_half_built_venv(tmp_path, wheelhouse, pr
         [str(PYTHON), "-c", _BUILD_SCRIPT, str(requirements_file), str(venv), *offline(wheelhouse)],
         env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    # Strike once the new venv exists: virtualenv has run, pip has not finished.
+    # Strike once the new venv exists in its staging directory: virtualenv has run, pip has not finished.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
-        building = (venv / "pyvenv.cfg").exists() and (
-            not rebuild or any(name.startswith(".venv.debvenv-old-") for name in os.listdir(tmp_path))
-        )
-        if building:
+        if glob.glob(str(tmp_path / f".{venv.name}.debvenv-new-*" / "pyvenv.cfg")):
             break
         time.sleep(0.005)
     assert process.poll() is None, "the build ended before it could be interrupted"
@@ -548,6 +549,170 @@ def test_an_interrupted_build_leaves_no_half_built_venv(tmp_path, wheelhouse, pr
     if rebuild:
         assert (venv / MANIFEST_NAME).read_text() == manifest
         assert run_in(venv, f"import {TEST_MODULE}; print({TEST_MODULE}.VALUE)") == "made with six"
+
+
+# ---- SIGKILL at every point: DIR is always whole -------------------------------------------
+
+# The child kills itself with SIGKILL when the build reaches the checkpoint named in argv[3]
+# (build_venv's documented test seam): no handler, no cleanup, as with the OOM killer.
+_KILLED_BUILD_SCRIPT = """
+import os, signal, sys
+from pathlib import Path
+from debvenv.requirements import read_requirements
+from debvenv.venv import build_venv
+
+def checkpoint(name):
+    if name == sys.argv[3]:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+build_venv(read_requirements([Path(sys.argv[1])]), Path(sys.argv[2]), pip_args=sys.argv[4:], checkpoint=checkpoint)
+"""
+
+
+def _killed_build(requirements_file: Path, venv: Path, kill_at: str, pip_args: List[str]) -> None:
+    environment = clean_pip_environment()
+    environment["PYTHONPATH"] = SRC
+    completed = subprocess.run(
+        [str(PYTHON), "-c", _KILLED_BUILD_SCRIPT, str(requirements_file), str(venv), kill_at, *pip_args],
+        env=environment, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert completed.returncode == -signal.SIGKILL, (kill_at, completed.returncode, completed.stderr)
+
+
+def _reached(requirements_file: Path, venv: Path, pip_args: List[str]) -> List[str]:
+    """The checkpoints a whole build passes, in order (it builds the venv in passing)."""
+    reached: List[str] = []
+    build_venv(
+        read_requirements([requirements_file]), venv, pip_args=pip_args, env=clean_pip_environment(),
+        checkpoint=reached.append,
+    )
+    return reached
+
+
+def _whole(venv: Path) -> str:
+    """The manifest of a venv that works: pyvenv.cfg, its interpreter runs, its manifest is complete."""
+    assert (venv / "pyvenv.cfg").is_file()
+    assert run_in(venv, "print('ok')") == "ok"
+    text = (venv / MANIFEST_NAME).read_text()
+    assert json.loads(text)["venv"] == str(venv)
+    return text
+
+
+def test_a_rebuild_killed_anywhere_leaves_the_old_or_the_new_venv_and_is_recovered(tmp_path, wheelhouse):
+    venv = tmp_path / "venv"
+    old_file = write_requirements(tmp_path / "old", "six\n")
+    new_file = write_requirements(tmp_path / "new", f"{TEST_PACKAGE}\n")
+    pip_args = offline(wheelhouse)
+    build(old_file, venv)
+    reached = _reached(new_file, venv, pip_args)  # a whole rebuild, for the list of points
+    assert reached == [point for point in CHECKPOINTS if point in reached]
+    assert "installed" in reached and "removing" in reached
+    new_requirements = [r["requirement"] for r in json.loads(_whole(venv))["requirements"]]
+    swapped = reached.index("swapped")
+
+    for position, point in enumerate(reached):
+        build(old_file, venv)
+        old_manifest = _whole(venv)
+        _killed_build(new_file, venv, point, pip_args)
+
+        manifest = _whole(venv)  # never half-built, at any point
+        if position < swapped:
+            assert manifest == old_manifest, point
+        else:
+            assert [r["requirement"] for r in json.loads(manifest)["requirements"]] == new_requirements, point
+            assert run_in(venv, f"import {TEST_MODULE}; print({TEST_MODULE}.VALUE)") == "made with six"
+        leftovers = [name for name in listing(tmp_path) if name.startswith(".venv.")]
+        assert bool(leftovers) == (reached[0] != point != "done"), (point, leftovers)
+
+        messages = recover_leftovers(venv)  # what the next build or sync does first
+        assert len(messages) == len(leftovers) and all(str(tmp_path) in m for m in messages), messages
+        assert listing(tmp_path) == ["new", "old", "venv"], point
+        assert _whole(venv) == manifest, point
+
+
+def test_a_first_build_killed_anywhere_leaves_nothing_or_the_venv(tmp_path, wheelhouse):
+    venv = tmp_path / "parents" / "made" / "venv"
+    requirements_file = write_requirements(tmp_path / "project", f"{TEST_PACKAGE}\n")
+    pip_args = offline(wheelhouse)
+    reached = _reached(requirements_file, tmp_path / "probe", pip_args)
+    assert "removing" not in reached  # nothing to remove on a first build
+    swapped = reached.index("swapped")
+
+    for position, point in enumerate(reached):
+        _killed_build(requirements_file, venv, point, pip_args)
+        if position < swapped:
+            # Neither DIR nor the parents the build would have made exist.
+            assert not (tmp_path / "parents").exists(), point
+        else:
+            _whole(venv)
+        messages = recover_leftovers(venv)
+        assert listing(tmp_path) == sorted(["probe", "project"] + (["parents"] if position >= swapped else [])), (
+            point, messages,
+        )
+        if position >= swapped:
+            shutil.rmtree(tmp_path / "parents")
+
+
+def test_the_next_build_says_what_it_recovered(tmp_path, wheelhouse):
+    venv = tmp_path / "venv"
+    requirements_file = write_requirements(tmp_path / "project", f"{TEST_PACKAGE}\n")
+    build(requirements_file, venv, *offline(wheelhouse))
+    _killed_build(requirements_file, venv, "removing", offline(wheelhouse))
+    (leftover,) = [name for name in listing(tmp_path) if name.startswith(".venv.debvenv-new-")]
+
+    result = build(requirements_file, venv, *offline(wheelhouse))
+
+    assert any(str(tmp_path / leftover) in warning for warning in result.warnings), result.warnings
+    assert listing(tmp_path) == ["project", "venv"]
+
+
+def test_a_venv_set_aside_by_an_older_debvenv_is_put_back(tmp_path, wheelhouse):
+    # What a SIGKILL left before builds were staged: a half-built DIR without its manifest
+    # and the previous venv beside it.
+    venv = tmp_path / "venv"
+    requirements_file = write_requirements(tmp_path / "project", "six\n")
+    build(requirements_file, venv)
+    manifest = _whole(venv)
+    aside = tmp_path / ".venv.debvenv-old-0123abcd"
+    os.rename(venv, aside)
+    venv.mkdir()
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+
+    messages = recover_leftovers(venv)
+
+    assert len(messages) == 1 and str(aside) in messages[0]
+    assert _whole(venv) == manifest
+    assert listing(tmp_path) == ["project", "venv"]
+
+
+def test_recovery_leaves_the_staging_directory_of_a_live_run_alone(tmp_path):
+    venv = tmp_path / "venv"
+    live = tmp_path / ".venv.debvenv-new-0123abcd"
+    dead = tmp_path / ".venv.debvenv-new-4567cdef"
+    for staging in (live, dead):
+        staging.mkdir()
+        (staging / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    with locked_directory(live):  # as the run building there holds it
+        messages = recover_leftovers(venv)
+    assert len(messages) == 1 and str(dead) in messages[0]
+    assert listing(tmp_path) == [live.name]
+
+
+def test_a_venv_built_under_umask_000_has_nothing_world_writable(tmp_path, wheelhouse):
+    venv = tmp_path / "venv"
+    requirements_file = write_requirements(tmp_path / "project", f"{TEST_PACKAGE}\n")
+    previous = os.umask(0)
+    try:
+        build(requirements_file, venv, *offline(wheelhouse))
+    finally:
+        os.umask(previous)
+    writable = [
+        path
+        for path in [venv, *venv.rglob("*")]
+        if not path.is_symlink() and path.lstat().st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    ]
+    assert writable == []
+    assert os.umask(previous) == previous  # the caller's umask is back
 
 
 # ---- refusing to build over what is not a venv -----------------------------------------
@@ -608,3 +773,16 @@ def test_refuses_pip_arguments_that_install_outside_the_venv(tmp_path, pip_args)
 
     assert raised.value.exit_code == EXIT_BAD_INPUT
     assert listing(tmp_path) == ["project"]
+
+
+def test_an_interpreter_answering_the_wrong_shape_is_an_environment_failure(tmp_path):
+    # Any executable can be named by --python; one that prints valid JSON of another shape
+    # must not reach the build as a KeyError.
+    impostor = tmp_path / "python"
+    impostor.write_text('#!/bin/sh\necho \'{"a": 1}\'\n')
+    impostor.chmod(0o755)
+    requirements_file = write_requirements(tmp_path / "project", "six\n")
+    with pytest.raises(EnvironmentFailure) as raised:
+        build_venv(read_requirements([requirements_file]), tmp_path / "venv", python=impostor)
+    assert raised.value.exit_code == EXIT_ENVIRONMENT
+    assert listing(tmp_path) == ["project", "python"]
