@@ -60,21 +60,31 @@ def write_wheel(
 
 
 def wheel_from_dist_packages(site: Path, module: str, directory: Path) -> Path:
-    """A wheel of the distribution a Debian python3-* package installs as one module plus an egg-info.
+    """A wheel of the distribution a Debian python3-* package installs as one module plus its metadata.
 
-    For python3-six: ``six.py`` and ``six-1.16.0.egg-info/PKG-INFO`` in
-    ``site`` (``usr/lib/python3/dist-packages``); the PKG-INFO becomes the
-    METADATA.
+    For python3-six: ``six.py`` and, in ``site``
+    (``usr/lib/python3/dist-packages``), either ``six-VERSION.egg-info``
+    (its ``PKG-INFO``, or the egg-info file itself) or
+    ``six-VERSION.dist-info/METADATA``, whichever the package ships
+    (bookworm's six has an egg-info, trixie's a dist-info); that metadata
+    becomes the wheel's METADATA.
     """
-    info = next(site.glob(f"{module}-*.egg-info"))
-    pkg_info = (info / "PKG-INFO" if info.is_dir() else info).read_text(encoding="utf-8")
-    headers = email.parser.HeaderParser().parsestr(pkg_info)
+    infos = sorted(site.glob(f"{module}-*.egg-info")) + sorted(site.glob(f"{module}-*.dist-info"))
+    if len(infos) != 1:
+        raise FileNotFoundError(f"expected one {module}-*.egg-info or {module}-*.dist-info in {site}, found {infos}")
+    (info,) = infos
+    if info.suffix == ".dist-info":
+        metadata_file = info / "METADATA"
+    else:
+        metadata_file = info / "PKG-INFO" if info.is_dir() else info
+    metadata = metadata_file.read_text(encoding="utf-8")
+    headers = email.parser.HeaderParser().parsestr(metadata)
     return write_wheel(
         directory,
         headers["Name"],
         headers["Version"],
         {f"{module}.py": (site / f"{module}.py").read_bytes()},
-        metadata=pkg_info,
+        metadata=metadata,
     )
 
 
