@@ -15,7 +15,7 @@ import re
 import subprocess
 import zipfile
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Dict, Mapping, Sequence
 
 
 def _record_hash(data: bytes) -> str:
@@ -62,7 +62,8 @@ def write_wheel(
 def wheel_from_dist_packages(site: Path, module: str, directory: Path) -> Path:
     """A wheel of the distribution a Debian python3-* package installs as one module plus its metadata.
 
-    For python3-six: ``six.py`` and, in ``site``
+    For python3-six: ``six.py`` (or, for others such as trixie's
+    python3-termcolor, the package directory) and, in ``site``
     (``usr/lib/python3/dist-packages``), either ``six-VERSION.egg-info``
     (its ``PKG-INFO``, or the egg-info file itself) or
     ``six-VERSION.dist-info/METADATA``, whichever the package ships
@@ -83,9 +84,22 @@ def wheel_from_dist_packages(site: Path, module: str, directory: Path) -> Path:
         directory,
         headers["Name"],
         headers["Version"],
-        {f"{module}.py": (site / f"{module}.py").read_bytes()},
+        _module_files(site, module),
         metadata=metadata,
     )
+
+
+def _module_files(site: Path, module: str) -> Dict[str, bytes]:
+    """``module.py``, or every file of the package directory ``module/`` (bytecode left out)."""
+    if (site / f"{module}.py").is_file():
+        return {f"{module}.py": (site / f"{module}.py").read_bytes()}
+    if (site / module).is_dir():
+        return {
+            path.relative_to(site).as_posix(): path.read_bytes()
+            for path in sorted((site / module).rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts
+        }
+    raise FileNotFoundError(f"neither {module}.py nor {module}/ in {site}")
 
 
 def wheel_from_deb(deb: Path, module: str, directory: Path, scratch: Path) -> Path:
