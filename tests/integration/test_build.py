@@ -456,9 +456,10 @@ def test_a_requirement_forcing_a_newer_copy_shadows_debian(tmp_path, requirement
 @pytest.mark.parametrize(
     "requirement, reason",
     [
-        (MISSING, "No matching distribution found for debvenv-test-not-in-the-wheelhouse"),
+        # pip's own words differ between pip versions: the report names what pip could not find.
+        (MISSING, "debvenv-test-not-in-the-wheelhouse"),
         ("debvenv-test-needs-six-99", "six>=99"),
-        ("PyYAML>=99", "No matching distribution found for PyYAML>=99"),
+        ("PyYAML>=99", "PyYAML>=99"),
     ],
 )
 def test_a_failed_build_leaves_no_directory(tmp_path, wheelhouse, requirement, reason):
