@@ -5,6 +5,7 @@ Regenerate the golden files after an intended change with
 """
 
 import os
+import re
 import stat
 import subprocess
 from datetime import datetime, timezone
@@ -66,12 +67,14 @@ pywin32>=306 ; sys_platform == "win32"
 """
 
 
-def bookworm_index():
+def bookworm_index(python="3.11.2"):
+    """Bookworm's packages; ``python`` is the target's Python (bookworm's by default)."""
     grouped = {}
     for p in BOOKWORM:
         grouped.setdefault(normalize(p.name), []).append(p)
-    target = Target(id="bookworm", kind="suite", python="3.11", arch="amd64",
-                    marker_environment=marker_environment_for("3.11.2", "amd64"))
+    major_minor = ".".join(python.split(".")[:2])
+    target = Target(id="bookworm", kind="suite", python=major_minor, arch="amd64",
+                    marker_environment=marker_environment_for(python, "amd64"))
     return SuiteIndex(target=target, providers={k: tuple(v) for k, v in grouped.items()})
 
 
@@ -142,19 +145,37 @@ def test_architecture_all_has_no_shlibs(realistic):
     assert "Architecture: all" in control and "shlibs" not in control
 
 
-def test_dpkg_parses_the_control_and_changelog(realistic, tmp_path):
-    texts = debian_files(realistic, package())
+def machine_python3() -> str:
+    """The upstream version of this machine's installed python3 package (``3.13.5`` of ``3.13.5-1``)."""
+    completed = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "python3"], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    return re.match(r"^(?:\d+:)?(\d+\.\d+(?:\.\d+)?)", completed.stdout).group(1)
+
+
+def test_dpkg_parses_the_control_and_changelog(tmp_path, monkeypatch):
+    # Planned for this machine's Python, so that the python3 range is one dpkg finds met here.
+    monkeypatch.chdir(tmp_path)
+    Path("requirements.txt").write_text(REQUIREMENTS)
+    (tmp_path / "wheels").mkdir()
+    requirements = read_requirements([Path("requirements.txt")], env={})
+    index = bookworm_index(python=machine_python3())
+    plan = make_plan(check(requirements, [index]), index.target.id, requirement_set=requirements)
+    texts = debian_files(plan, package())
     write_debian(tmp_path / "tree", texts)
     completed = subprocess.run(
         ["dpkg-parsechangelog", "-S", "Version"], cwd=tmp_path / "tree", capture_output=True, text=True
     )
     assert completed.stdout.strip() == "2.4.1-1", completed.stderr
-    # dpkg-checkbuilddeps parses debian/control and names what this machine lacks: python3-yaml
-    # is installed here (as for the build tests), Django and novaclient are not.
+    # dpkg-checkbuilddeps parses debian/control (exit 1: unmet, not a parse error) and names
+    # what this machine lacks, after the last ": " of its message (whatever dpkg's wording):
+    # python3-yaml is installed here (as for the build tests), Django and novaclient are not.
     completed = subprocess.run(["dpkg-checkbuilddeps"], cwd=tmp_path / "tree", capture_output=True, text=True)
-    unmet = completed.stderr.partition("Unmet build dependencies: ")[2].strip()
+    assert completed.returncode == 1, completed.stderr
+    [message] = [line for line in completed.stderr.splitlines() if "python3-django" in line]
+    unmet = message.rpartition(": ")[2]
     assert "python3-django (>= 3:3.2) python3-django (<< 3:4~)" in unmet, completed.stderr
-    assert "python3-yaml" not in unmet and "python3 (" not in unmet
+    assert "python3-novaclient (>= 2:18.1)" in unmet, completed.stderr
+    assert "python3-yaml" not in unmet and "python3 (" not in unmet, completed.stderr
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PackagingRequirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from debvenv.errors import EXIT_BAD_INPUT, Problem
 from debvenv.requirements import (
@@ -36,6 +39,25 @@ def in_data(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run from the fixture directory, so file names read as a user would type them."""
     monkeypatch.chdir(DATA)
     return DATA
+
+
+def packaging_says(text: str) -> str:
+    """The first line of packaging's own error for requirement ``text``, in this machine's packaging.
+
+    The wording is packaging's and changes between its versions (23.0, 25.0):
+    the tests assert what debvenv adds (file:line, the requirement as
+    written, debvenv's own hints) and that packaging's reason comes along.
+    """
+    with pytest.raises(InvalidRequirement) as raised:
+        PackagingRequirement(text)
+    return str(raised.value).splitlines()[0]
+
+
+def wheel_filename_says(filename: str) -> str:
+    """packaging's own error for a bad wheel filename, in this machine's packaging."""
+    with pytest.raises(InvalidWheelFilename) as raised:
+        parse_wheel_filename(filename)
+    return str(raised.value)
 
 
 def read_one(tmp_path: Path, content: str, **kwargs: object):
@@ -335,15 +357,13 @@ def test_coding_declaration_and_non_utf8(tmp_path, monkeypatch):
 
 def test_every_bad_line_is_reported_in_one_run(in_data):
     assert problems_of(["bad/requirements.txt"]) == [
-        "bad/requirements.txt:2: invalid requirement 'Django>>3': "
-        "Expected end or semicolon (after name and no valid version specifier)",
-        "bad/requirements.txt:4: invalid requirement 'flask[async     ==2.3': Expected closing RIGHT_BRACKET",
+        f"bad/requirements.txt:2: invalid requirement 'Django>>3': {packaging_says('Django>>3')}",
+        f"bad/requirements.txt:4: invalid requirement 'flask[async     ==2.3': {packaging_says('flask[async     ==2.3')}",
         "bad/requirements.txt:6: no such option: --frobnicate",
-        "bad/requirements.txt:7: invalid requirement 'pyyaml=6.0': "
-        "Expected end or semicolon (after name and no valid version specifier) (did you mean '=='?)",
+        f"bad/requirements.txt:7: invalid requirement 'pyyaml=6.0': {packaging_says('pyyaml=6.0')} (did you mean '=='?)",
         "bad/requirements.txt:8: --hash 'md5:0123456789abcdef': allowed algorithms are sha256, sha384, sha512",
         "bad/requirements.txt:9: invalid requirement 'urllib3 ; python_version >> \"3\"': "
-        "Expected a marker variable or quoted string",
+        + packaging_says('urllib3 ; python_version >> "3"'),
         "bad/requirements.txt:10: cannot read bad/does-not-exist.txt: No such file or directory",
         "bad/requirements.txt:12: 'https://example.org/not-editable.tar.gz' is not a valid editable requirement: "
         "it should be a local project path or a VCS URL (git+, hg+, svn+, bzr+)",
@@ -366,8 +386,7 @@ def test_problems_from_several_files_come_together(in_data):
         ("six --hash=sha256:abc", "--hash 'sha256:abc': a sha256 digest is 64 hexadecimal digits"),
         ("six --hash", "--hash option requires 1 argument"),
         ("--index-url 'https://unclosed", "cannot split options \"--index-url 'https://unclosed\": No closing quotation"),
-        ("./dist/not_a-wheel.whl", "invalid wheel filename 'not_a-wheel.whl': "
-         "Invalid wheel filename (wrong number of parts): not_a-wheel"),
+        ("./dist/not_a-wheel.whl", "invalid wheel filename 'not_a-wheel.whl': " + wheel_filename_says("not_a-wheel.whl")),
     ],
 )
 def test_bad_option_lines(tmp_path, line, message):
@@ -402,10 +421,7 @@ def test_parse_requirement_line():
     assert str(origin) == "requirements.txt:12"
     with pytest.raises(RequirementFileError) as caught:
         parse_requirement_line("Django>>3", origin)
-    assert str(caught.value) == (
-        "requirements.txt:12: invalid requirement 'Django>>3': "
-        "Expected end or semicolon (after name and no valid version specifier)"
-    )
+    assert str(caught.value) == f"requirements.txt:12: invalid requirement 'Django>>3': {packaging_says('Django>>3')}"
 
 
 # --- pyproject.toml ---
@@ -494,8 +510,7 @@ def test_setup_cfg(in_data, extras, expected):
     "content, messages",
     [
         ("[options]\ninstall_requires =\n    six\n    foo>>1\n",
-         ["setup.cfg:4: invalid requirement 'foo>>1': "
-          "Expected end or semicolon (after name and no valid version specifier)"]),
+         [f"setup.cfg:4: invalid requirement 'foo>>1': {packaging_says('foo>>1')}"]),
         ('[options]\ninstall_requires = six; python_version < "3.10"\n',
          ["setup.cfg:2: 'python_version < \"3.10\"' is a marker, but setuptools splits a one-line value on ';': "
           "put each requirement on its own line"]),

@@ -51,7 +51,7 @@ from debvenv.audit import (
     render_sync,
     sync_venv,
 )
-from debvenv.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK
+from debvenv.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK, EnvironmentFailure
 from debvenv.requirements import read_requirements
 from debvenv.venv import CHECKPOINTS, MANIFEST_NAME, build_venv, recover_leftovers
 
@@ -114,6 +114,11 @@ def build(requirements_text: str, project: Path, venv: Path, pip_args: List[str]
     requirements_file = project / "requirements.txt"
     requirements_file.write_text(textwrap.dedent(requirements_text))
     return build_venv(read_requirements([requirements_file]), venv, pip_args=pip_args, env=clean_pip_environment())
+
+
+def wheel_version(wheel: Path) -> str:
+    """The version in a wheel's file name (``NAME-VERSION-TAGS.whl``)."""
+    return wheel.name.split("-")[1]
 
 
 def audit(venv: Path, **kwargs):
@@ -248,7 +253,7 @@ def test_a_failed_sync_leaves_the_venv_as_it_was(tmp_path, wheelhouse, yaml_pack
         sync(venv)
 
     assert getattr(raised.value, "exit_code", None) == EXIT_ENVIRONMENT
-    assert f"No matching distribution found for {TEST_PACKAGE}" in str(raised.value)
+    assert TEST_PACKAGE in str(raised.value)  # what pip found nowhere, in pip's words
     assert tree(venv) == before
     assert (venv / MANIFEST_NAME).read_bytes() == manifest
     assert listing(tmp_path) == ["project", "venv"]  # no copy left aside
@@ -402,7 +407,8 @@ def test_apt_get_remove_breaks_the_venv_and_sync_repairs_it(tmp_path, apt_packag
         termcolor.install()
     debian_version = installed_version("python3-termcolor")
     wheels = tmp_path / "wheels"
-    wheel_from_deb(termcolor.deb, "termcolor", wheels, tmp_path / "deb")
+    # The venv's termcolor will be the one of this wheel: Debian's own version (1.1.0 in bookworm).
+    termcolor_version = wheel_version(wheel_from_deb(termcolor.deb, "termcolor", wheels, tmp_path / "deb"))
     venv = tmp_path / "venv"
     build("termcolor>=1.1\nPyYAML>=5\n", tmp_path / "project", venv, offline(wheels))
     assert json.loads((venv / MANIFEST_NAME).read_text())["debian_packages"]["python3-termcolor"] == debian_version
@@ -423,14 +429,15 @@ def test_apt_get_remove_breaks_the_venv_and_sync_repairs_it(tmp_path, apt_packag
     assert document["exit_code"] == EXIT_CHECK_FAILED and document["summary"]["broken"] == 1
 
     before = tree(venv)
-    with pytest.raises(Exception, match="No matching distribution found for termcolor"):
+    with pytest.raises(EnvironmentFailure) as raised:
         sync(venv, pip_args=["--no-index"])  # a failed sync: the venv is as it was
+    assert raised.value.exit_code == EXIT_ENVIRONMENT and "termcolor" in str(raised.value)
     assert tree(venv) == before
 
     result = sync(venv)
 
     assert result.requested == ("termcolor>=1.1",)
-    assert [(d.name, d.version) for d in result.installed] == [("termcolor", "1.1.0")]
+    assert [(d.name, d.version) for d in result.installed] == [("termcolor", termcolor_version)]
     assert module_file(venv, "termcolor").startswith(f"{venv}/")
     after = audit(venv)
     assert after.exit_code == EXIT_OK
@@ -448,7 +455,7 @@ def test_apt_get_install_makes_a_venv_copy_redundant_and_sync_drops_it(tmp_path,
     if mccabe.initial is not None:
         mccabe.remove()
     wheels = tmp_path / "wheels"
-    wheel_from_deb(mccabe.deb, "mccabe", wheels, tmp_path / "deb")
+    mccabe_version = wheel_version(wheel_from_deb(mccabe.deb, "mccabe", wheels, tmp_path / "deb"))
     venv = tmp_path / "venv"
     build("mccabe>=0.6\nPyYAML>=5\n", tmp_path / "project", venv, offline(wheels))
     assert module_file(venv, "mccabe").startswith(f"{venv}/")
@@ -461,8 +468,8 @@ def test_apt_get_install_makes_a_venv_copy_redundant_and_sync_drops_it(tmp_path,
     assert statuses(report) == {"mccabe": REDUNDANT, "pyyaml": OK}
     [redundant] = report.with_status(REDUNDANT)
     assert redundant.reasons == (
-        f"python3-mccabe {debian_version} (mccabe 0.7.0) satisfies mccabe>=0.6 "
-        f"({tmp_path}/project/requirements.txt:1): the venv's copy 0.7.0 can go (sync --drop-redundant)",
+        f"python3-mccabe {debian_version} (mccabe {mccabe_version}) satisfies mccabe>=0.6 "
+        f"({tmp_path}/project/requirements.txt:1): the venv's copy {mccabe_version} can go (sync --drop-redundant)",
     )
     assert "redundant (1)" in render_audit(report, "table", quiet=True)
 
@@ -473,7 +480,7 @@ def test_apt_get_install_makes_a_venv_copy_redundant_and_sync_drops_it(tmp_path,
 
     result = sync(venv, drop_redundant=True)
 
-    assert [(c.name, c.version) for c in result.removed] == [("mccabe", "0.7.0")]
+    assert [(c.name, c.version) for c in result.removed] == [("mccabe", mccabe_version)]
     assert result.installed == ()
     assert module_file(venv, "mccabe") == f"{DIST_PACKAGES}mccabe.py"
     after = audit(venv)

@@ -15,7 +15,7 @@ import re
 import subprocess
 import zipfile
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Dict, Mapping, Sequence
 
 
 def _record_hash(data: bytes) -> str:
@@ -60,22 +60,46 @@ def write_wheel(
 
 
 def wheel_from_dist_packages(site: Path, module: str, directory: Path) -> Path:
-    """A wheel of the distribution a Debian python3-* package installs as one module plus an egg-info.
+    """A wheel of the distribution a Debian python3-* package installs as one module plus its metadata.
 
-    For python3-six: ``six.py`` and ``six-1.16.0.egg-info/PKG-INFO`` in
-    ``site`` (``usr/lib/python3/dist-packages``); the PKG-INFO becomes the
-    METADATA.
+    For python3-six: ``six.py`` (or, for others such as trixie's
+    python3-termcolor, the package directory) and, in ``site``
+    (``usr/lib/python3/dist-packages``), either ``six-VERSION.egg-info``
+    (its ``PKG-INFO``, or the egg-info file itself) or
+    ``six-VERSION.dist-info/METADATA``, whichever the package ships
+    (bookworm's six has an egg-info, trixie's a dist-info); that metadata
+    becomes the wheel's METADATA.
     """
-    info = next(site.glob(f"{module}-*.egg-info"))
-    pkg_info = (info / "PKG-INFO" if info.is_dir() else info).read_text(encoding="utf-8")
-    headers = email.parser.HeaderParser().parsestr(pkg_info)
+    infos = sorted(site.glob(f"{module}-*.egg-info")) + sorted(site.glob(f"{module}-*.dist-info"))
+    if len(infos) != 1:
+        raise FileNotFoundError(f"expected one {module}-*.egg-info or {module}-*.dist-info in {site}, found {infos}")
+    (info,) = infos
+    if info.suffix == ".dist-info":
+        metadata_file = info / "METADATA"
+    else:
+        metadata_file = info / "PKG-INFO" if info.is_dir() else info
+    metadata = metadata_file.read_text(encoding="utf-8")
+    headers = email.parser.HeaderParser().parsestr(metadata)
     return write_wheel(
         directory,
         headers["Name"],
         headers["Version"],
-        {f"{module}.py": (site / f"{module}.py").read_bytes()},
-        metadata=pkg_info,
+        _module_files(site, module),
+        metadata=metadata,
     )
+
+
+def _module_files(site: Path, module: str) -> Dict[str, bytes]:
+    """``module.py``, or every file of the package directory ``module/`` (bytecode left out)."""
+    if (site / f"{module}.py").is_file():
+        return {f"{module}.py": (site / f"{module}.py").read_bytes()}
+    if (site / module).is_dir():
+        return {
+            path.relative_to(site).as_posix(): path.read_bytes()
+            for path in sorted((site / module).rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts
+        }
+    raise FileNotFoundError(f"neither {module}.py nor {module}/ in {site}")
 
 
 def wheel_from_deb(deb: Path, module: str, directory: Path, scratch: Path) -> Path:
