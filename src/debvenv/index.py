@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,22 +198,33 @@ def index_from_document(document: Mapping[str, Any], *, target_id: Optional[str]
 
 
 def load_cached_index(path: Path, *, target_id: Optional[str] = None) -> Optional[SuiteIndex]:
-    """The cached index at ``path``, or None when absent or unreadable (it is then rebuilt)."""
+    """The cached index at ``path``, or None when absent or unreadable (it is then rebuilt).
+
+    Never read through a symlink, nor from anything but a regular file (a
+    planted FIFO would block): the caller checks the directory is the cache's own.
+    """
     try:
-        with open(path, "rb") as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
             return index_from_document(json.loads(handle.read()), target_id=target_id)
-    # Any shape of damage (a JSON list, a short pair) means "rebuild", never a crash.
-    except (OSError, ValueError, LookupError, TypeError, AttributeError):
+    # Any shape of damage (a JSON list, a short pair, nesting too deep) means "rebuild", never a crash.
+    except (OSError, ValueError, LookupError, TypeError, AttributeError, RecursionError):
         return None
 
 
 def save_cached_index(index: SuiteIndex, path: Path) -> None:
-    """Write atomically: a concurrent reader sees the old file or the whole new one."""
+    """Write atomically, mode 0644 whatever the umask: a concurrent reader sees the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(index_to_document(index), handle, separators=(",", ":"))
+            os.fchmod(handle.fileno(), 0o644)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -14,10 +14,13 @@ override them, and a mirror written in the target overrides ``--mirror``.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
 import re
+import shutil
 import subprocess
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -35,6 +38,7 @@ from debvenv.index import (
     save_cached_index,
 )
 from debvenv.sources import aptconf, aptsources, dpkgdb
+from debvenv.sources import store as cachefs
 from debvenv.sources.archive import (
     ArchiveError,
     FetchedSuite,
@@ -241,7 +245,23 @@ def obtain_suite(source: SuiteSource, options: TargetOptions, *, refresh: bool) 
         if cached is not None and now - cached.fetched_at < options.max_age:
             # Fresh enough by choice: the mirror was not asked, so it was not unreachable.
             return dataclasses.replace(cached, offline=False)
-    return fetch_suite(source, cache_dir, now=now, progress=options.progress)
+    return fetch_suite(source, _fetch_cache_dir(options), now=now, progress=options.progress)
+
+
+_PRIVATE_CACHE: List[Path] = []
+
+
+def _fetch_cache_dir(options: TargetOptions) -> Path:
+    """Where fetches write: the cache, or, when this user may not write it (root's cache read
+    by a user), a private directory removed at exit: the answer is given, nothing is saved."""
+    cache_dir = _cache_dir(options)
+    if cachefs.writable(cache_dir):
+        return cache_dir
+    if not _PRIVATE_CACHE:
+        private = Path(tempfile.mkdtemp(prefix="debvenv-cache-"))
+        atexit.register(shutil.rmtree, private, True)
+        _PRIVATE_CACHE.append(private)
+    return _PRIVATE_CACHE[0]
 
 
 def _cache_dir(options: TargetOptions) -> Path:
@@ -259,10 +279,12 @@ def suite_index(fetched: FetchedSuite, options: TargetOptions) -> SuiteIndex:
     # The suite's name is part of the key: its providers carry it (apt-get install pkg/SUITE),
     # and an alias (stable, bookworm) or a twin pocket can publish the very same files.
     key = hashlib.sha256(f"{fetched.key()}\n{fetched.source.suite}".encode()).hexdigest()
-    path = _cache_dir(options) / "indexes" / f"{key}.json"
-    index = load_cached_index(path, target_id=fetched.source.suite)
-    if index is not None:
-        return _with_contents_problem(index, fetched)
+    cache_dir = _cache_dir(options)
+    path = cache_dir / "indexes" / f"{key}.json"
+    if cachefs.check_directory(cache_dir, path.parent):
+        index = load_cached_index(path, target_id=fetched.source.suite)
+        if index is not None:
+            return _with_contents_problem(index, fetched)
     # Packages is parsed while Contents is decompressed: zlib and lzma release
     # the GIL, so on two cores this takes a cold build from the sum of the two
     # to about the longer one (scripts/bench measures it).
@@ -288,8 +310,30 @@ def suite_index(fetched: FetchedSuite, options: TargetOptions) -> SuiteIndex:
         unmapped=unmapped_packages(packages, providers) if base_suite(suite) != suite else None,
     )
     if lasting:
-        save_cached_index(index, path)
+        index = _save_index(index, cache_dir, path)
     return _with_contents_problem(index, fetched)
+
+
+def _save_index(index: SuiteIndex, cache_dir: Path, path: Path) -> SuiteIndex:
+    """Save the parsed index for the next run; when that cannot be, answer anyway, unsaved.
+
+    A cache another user owns (root's, read by a user) is not written; a full
+    disk or a read-only file system costs the next run a rebuild, not this answer.
+    """
+    if not cachefs.writable(cache_dir):
+        return index
+    try:
+        cachefs.make_directory(cache_dir, path.parent)
+        save_cached_index(index, path)
+    except cachefs.UnsafeCacheError:
+        raise
+    except OSError as exc:
+        return dataclasses.replace(
+            index,
+            warnings=index.warnings
+            + (f"could not save the parsed index in {cache_dir} ({exc.strerror or exc}); the next run parses again",),
+        )
+    return index
 
 
 def _with_contents_problem(index: SuiteIndex, fetched: FetchedSuite) -> SuiteIndex:
@@ -372,7 +416,7 @@ def _dh_python_names(fetched: FetchedSuite, options: TargetOptions) -> Tuple[Opt
             continue
         deb = fetch_pool_file(
             fetched.source,
-            _cache_dir(options),
+            _fetch_cache_dir(options),
             found.filename,
             sha256=found.sha256,
             size=found.size,

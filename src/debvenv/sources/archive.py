@@ -59,6 +59,7 @@ import http.client
 import json
 import os
 import re
+import stat
 import tempfile
 import urllib.error
 import urllib.parse
@@ -80,6 +81,7 @@ from typing import (
 
 from debvenv import __version__
 from debvenv.errors import EnvironmentFailure
+from debvenv.sources import store as cachefs
 from debvenv.sources.release import (
     FUTURE_MARGIN,
     IndexFileEntry,
@@ -116,6 +118,7 @@ _RELEASE_GPG = "Release.gpg"
 _SIGNED_NAMES = (_INRELEASE, _RELEASE, _RELEASE_GPG)
 _STATE = "state.json"
 _STATE_SCHEMA = "debvenv.archive-state/1"
+_MAX_STATE_BYTES = 16 << 20
 _TMP_PREFIX = ".tmp-"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -240,7 +243,7 @@ def fetch_suite(
     now = _aware(now)
     cache_dir = Path(cache_dir)
     suite_dir = _suite_dir(cache_dir, source)
-    _mkdir(suite_dir)
+    _mkdir(cache_dir, suite_dir)
     with _flock(suite_dir / "lock", fcntl.LOCK_EX):
         if not refresh:
             cached = _load_cached(source, cache_dir, suite_dir, now)
@@ -275,7 +278,12 @@ def cached_suite(
     now = _aware(now)
     cache_dir = Path(cache_dir)
     suite_dir = _suite_dir(cache_dir, source)
-    if not (suite_dir / _STATE).is_file():
+    if not cachefs.check_directory(cache_dir, suite_dir):
+        return None
+    try:
+        if not stat.S_ISREG(os.lstat(suite_dir / _STATE).st_mode):
+            return None
+    except OSError:
         return None
     try:
         return _load_cached(source, cache_dir, suite_dir, now, consistent=False)
@@ -312,7 +320,7 @@ def fetch_pool_file(
     store = _store_dir(cache_dir)
     entry = IndexFileEntry(path=filename, size=size, sha256=sha256)
     url = f"{source.mirror.rstrip('/')}/{urllib.parse.quote(filename)}"
-    _mkdir(suite_dir)
+    _mkdir(cache_dir, suite_dir)
     with _flock(suite_dir / "lock", fcntl.LOCK_EX), _store_session(cache_dir):
         if not _in_store(store, entry):
             try:
@@ -843,10 +851,10 @@ def _load_cached(
     try:
         hashes = state["signed"]
         fetched_at = datetime.fromisoformat(state["fetched_at"]).astimezone(timezone.utc)
-        signed = {name: (suite_dir / name).read_bytes() for name in hashes}
+        signed = {name: cachefs.read_file(suite_dir / name, _MAX_RELEASE_BYTES) for name in hashes}
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    except OSError:
+    except (OSError, cachefs.UnsafeCacheError):
         if not consistent:
             raise _Inconsistent() from None
         return None
@@ -918,8 +926,9 @@ def _load_cached(
 
 def _read_state(suite_dir: Path) -> Optional[Dict[str, object]]:
     try:
-        state = json.loads((suite_dir / _STATE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        state = json.loads(cachefs.read_file(suite_dir / _STATE, _MAX_STATE_BYTES).decode("utf-8"))
+    # A state that is a link or a FIFO is no state: it is never read, and the next commit replaces it.
+    except (OSError, ValueError, RecursionError, cachefs.UnsafeCacheError):
         return None
     if not isinstance(state, dict) or state.get("schema") != _STATE_SCHEMA:
         return None
@@ -927,11 +936,13 @@ def _read_state(suite_dir: Path) -> Optional[Dict[str, object]]:
 
 
 def _in_store(store: Path, entry: IndexFileEntry) -> bool:
-    # Only verified files are ever renamed to their hash, so the size is check enough.
+    # Only verified files are ever renamed to their hash, and only debvenv's user (or root)
+    # can write the store (cachefs), so a regular file of the listed size is check enough.
     try:
-        return (store / entry.sha256).stat().st_size == entry.size
+        status = os.lstat(store / entry.sha256)
     except OSError:
         return False
+    return stat.S_ISREG(status.st_mode) and status.st_size == entry.size
 
 
 # ---------------------------------------------------------------- the cache's files and locks
@@ -953,7 +964,15 @@ def _suite_dir(cache_dir: Path, source: SuiteSource) -> Path:
 @contextlib.contextmanager
 def _flock(path: Path, operation: int) -> Iterator[int]:
     try:
-        fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = cachefs.open_file(path, os.O_RDWR | os.O_CREAT)
+        except (PermissionError, OSError) as exc:
+            # Another user's cache (root's, read by a user): a shared lock on a read-only open.
+            if operation != fcntl.LOCK_SH or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            fd = cachefs.open_file(path, os.O_RDONLY)
+    except cachefs.UnsafeCacheError:
+        raise
     except OSError as exc:
         raise ArchiveError(f"cannot lock the cache: {path}: {exc}") from None
     try:
@@ -967,7 +986,7 @@ def _flock(path: Path, operation: int) -> Iterator[int]:
 def _store_session(cache_dir: Path) -> Iterator[None]:
     """Hold the store shared while fetching; afterwards collect garbage if no one else is."""
     store = _store_dir(cache_dir)
-    _mkdir(store)
+    _mkdir(cache_dir, store)
     with _flock(store.parent / "lock", fcntl.LOCK_SH) as fd:
         try:
             yield
@@ -987,7 +1006,14 @@ def _store_session(cache_dir: Path) -> Iterator[None]:
 def _collect_garbage(cache_dir: Path) -> None:
     """Delete temporary files and files no suite's state refers to."""
     referenced = set()
-    for state_file in (cache_dir / "suites").glob(f"*/{_STATE}"):
+    store = _store_dir(cache_dir)
+    suites = cache_dir / "suites"
+    # Never list or delete through a planted link: both must be the cache's own directories.
+    if not cachefs.check_directory(cache_dir, store) or not cachefs.check_directory(cache_dir, suites):
+        return
+    for state_file in suites.glob(f"*/{_STATE}"):
+        if os.path.islink(state_file.parent):
+            continue
         state = _read_state(state_file.parent)
         if state is None:
             if state_file.exists():
@@ -1007,7 +1033,6 @@ def _collect_garbage(cache_dir: Path) -> None:
         pool = state.get("pool")
         if isinstance(pool, dict):
             referenced.update(info.get("sha256") for info in pool.values() if isinstance(info, dict))
-    store = _store_dir(cache_dir)
     try:
         names = os.listdir(store)
     except OSError:
@@ -1032,9 +1057,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _mkdir(path: Path) -> None:
+def _mkdir(cache_dir: Path, path: Path) -> None:
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        cachefs.make_directory(cache_dir, path)
     except OSError as exc:
         raise ArchiveError(f"cannot create the cache directory {path}: {exc}") from None
 
