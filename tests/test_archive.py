@@ -947,3 +947,54 @@ def test_real_bookworm_main_amd64():
     assert "python3" in records and "python3-yaml" in records
     names = {d.name for d in python_distributions(*(f.path for f in fetched.contents))}
     assert {"PyYAML", "beautifulsoup4"} <= names
+
+
+@contextlib.contextmanager
+def dripping_server(body: bytes, interval: float) -> Iterator[str]:
+    """An HTTP server that answers every GET with ``body``, one byte per ``interval`` seconds."""
+    import http.server
+    import time
+
+    stop = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for byte in body:
+                if stop.is_set():
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(interval)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host}:{port}/"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_dripping_bytes_is_cut_off_by_the_download_deadline(tmp_path, signing_key, monkeypatch):
+    from debvenv.sources import archive as archive_module
+
+    # Each byte comes well within the per-read timeout; only the whole-download deadline can end it.
+    monkeypatch.setattr(archive_module, "TIMEOUT", 1.0)
+    monkeypatch.setattr(archive_module, "MIN_RATE", 1 << 30)
+    archive = make_archive(tmp_path / "mirror", signing_key)
+    with dripping_server(archive.inrelease.read_bytes(), interval=0.05) as url:
+        with pytest.raises(ArchiveError) as raised:
+            fetch_suite(source_for(archive, url), tmp_path / "cache", now=NOW)
+    assert raised.value.exit_code == EXIT_ENVIRONMENT
+    assert "too slow" in str(raised.value)
+    assert_cache_untouched(tmp_path / "cache")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from debvenv.errors import EXIT_BAD_INPUT
 from debvenv.files import WriteFailure, WriteRefused, write_atomically, write_report
 
 REPORT = "satisfied (1)\n"
@@ -162,3 +163,19 @@ def test_write_atomically_forces_a_mode_and_refuses_a_special_file(tmp_path):
     with pytest.raises(OSError):
         write_atomically(fifo, b"{}\n")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_a_socket_is_refused_and_left_in_place(tmp_path):
+    import socket
+
+    path = tmp_path / "report.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    try:
+        with pytest.raises(WriteRefused) as raised:
+            write_report("report\n", path)
+        assert raised.value.exit_code == EXIT_BAD_INPUT
+        assert str(path) in str(raised.value)
+        assert stat.S_ISSOCK(os.lstat(path).st_mode)
+    finally:
+        listener.close()

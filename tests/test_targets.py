@@ -17,7 +17,9 @@ import pytest
 
 from debvenv.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EnvironmentFailure, InputError
 from debvenv.index import MAPPING_CONTENTS, VERSION_FROM_METADATA
-from debvenv.sources.archive import ArchiveError
+from debvenv.sources.archive import ArchiveError, cached_suite
+from debvenv.sources.contents import ContentsError
+from debvenv.sources.packages import PackagesError
 from debvenv.targets import (
     SuiteTarget,
     TargetOptions,
@@ -473,3 +475,49 @@ def test_suite_without_python3_is_refused(tmp_path, signing_key):
     with pytest.raises(EnvironmentFailure, match="no python3 package in the suites") as caught:
         load_target(f"sid@{root.as_uri()}", options)
     assert caught.value.exit_code == EXIT_ENVIRONMENT
+
+
+@pytest.mark.parametrize("bombed", ["main/binary-amd64/Packages.gz", "main/Contents-amd64.gz"])
+def test_a_signed_decompression_bomb_stops_at_the_listed_size_and_is_not_kept(tmp_path, signing_key, bombed):
+    """A validly signed gzip of 256 MiB of NULs, where the Release lists the real, small file."""
+    files = _bookworm_files()
+    plain = bombed[: -len(".gz")]
+    if "Packages" in bombed:
+        files.pop("main/binary-amd64/Packages.xz")
+    # Listed (as Debian lists it) with its real content: the size the bomb must not pass.
+    files[plain] = (DATA / ("Packages" if "Packages" in plain else "Contents-amd64")).read_bytes()
+    files[bombed] = bytes(256 << 20)
+    root = tmp_path / "mirror"
+    build_signed_archive(root, "bookworm", files, key=signing_key)
+    options = archive_options(tmp_path, signing_key.keyring)
+    source = suite_source("bookworm", root.as_uri(), options)
+    fetched = obtain_suite(source, options, refresh=False)
+    with pytest.raises((PackagesError, ContentsError)) as raised:
+        suite_index(fetched, options)
+    assert raised.value.exit_code == EXIT_ENVIRONMENT
+    assert "too large" in str(raised.value) and str(len(files[plain])) in str(raised.value)
+    # Nothing of it is kept: no state to answer from, no parsed index, the store emptied.
+    assert cached_suite(source, tmp_path / "cache", now=NOW) is None
+    assert list((tmp_path / "cache" / "files" / "sha256").iterdir()) == []
+    assert not (tmp_path / "cache" / "indexes").exists() or not list((tmp_path / "cache" / "indexes").iterdir())
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["bookworm@http://[::1", "bookworm@http://host:port/", "x@javascript:", "bookworm@http:///debian",
+     "bookworm@http://host/a b"],  # fmt: skip
+)
+def test_a_mirror_url_that_cannot_be_one_is_bad_input(target):
+    with pytest.raises(InputError) as raised:
+        parse_target(target)
+    assert raised.value.exit_code == EXIT_BAD_INPUT
+    assert repr(target) in str(raised.value)
+
+
+@pytest.mark.parametrize("mirror", ["javascript:x", "http://[::1", "ftp://host/debian"])
+def test_a_bad_mirror_option_is_bad_input_like_a_bad_target(mirror):
+    options = TargetOptions(apt_etc_dir=SOURCES / "debian-bookworm", mirror=mirror, arch="amd64")
+    with pytest.raises(InputError) as raised:
+        suite_source("bookworm", None, options)
+    assert raised.value.exit_code == EXIT_BAD_INPUT
+    assert "--mirror" in str(raised.value) and repr(mirror) in str(raised.value)

@@ -112,8 +112,15 @@ def _write_in_place(path: Path, data: bytes, *, follow: bool) -> bool:
     try:
         fd = os.open(path, flags)
     except OSError as error:
-        if error.errno == errno.ENXIO:  # a FIFO with no reader: writing would wait forever
-            raise OSError(errno.ENXIO, "a FIFO that nobody reads") from error
+        if error.errno == errno.ENXIO:  # for a FIFO: no reader, and writing would wait forever
+            try:
+                mode = os.stat(path).st_mode
+            except OSError:
+                mode = 0
+            if stat.S_ISFIFO(mode):
+                raise OSError(errno.ENXIO, "a FIFO that nobody reads") from error
+            if stat.S_ISSOCK(mode):
+                raise OSError(errno.ENXIO, "a socket, which is not written as a file") from error
         raise
     with os.fdopen(fd, "wb", buffering=0) as handle:
         kind = os.fstat(fd).st_mode

@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -45,10 +46,11 @@ from debvenv.sources.archive import (
     SuiteSource,
     VerifiedSet,
     cached_suite,
+    discard_cached_suite,
     fetch_pool_file,
     fetch_suite,
 )
-from debvenv.sources.contents import python_distributions
+from debvenv.sources.contents import ContentsError, python_distributions
 from debvenv.sources.debfile import DebFileError, read_member
 from debvenv.sources.installed import DEFAULT_PYTHON, load_installed
 from debvenv.sources.packages import PackageRecord, PackagesError, find_pool_file, read_packages
@@ -119,10 +121,32 @@ class SuiteTarget:
     mirror: Optional[str]
 
 
+def mirror_url_problem(url: str) -> Optional[str]:
+    """Why ``url`` cannot be a mirror's base URL, or None when it can.
+
+    One rule for ``SUITE@URL`` and ``--mirror URL``: http, https or file://,
+    a URL that parses (``http://[::1`` does not), a host for http(s), no
+    control characters or spaces.
+    """
+    if not url.startswith(_URL_SCHEMES):
+        return "must be an http, https or file:// URL"
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as error:
+        return f"is not a valid URL ({error})"
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        return "names no host"
+    return None
+
+
 def parse_target(name: str) -> SuiteTarget:
     spec, at, mirror = name.partition("@")
-    if at and not mirror.startswith(_URL_SCHEMES):
-        raise InputError(f"target {name!r}: the mirror after '@' must be an http, https or file:// URL")
+    problem = mirror_url_problem(mirror) if at else None
+    if problem is not None:
+        raise InputError(f"target {name!r}: the mirror after '@' {problem}")
     suites = tuple(spec.split("+"))
     for suite in suites:
         if not suite or "/" in suite or any(c.isspace() for c in suite):
@@ -143,6 +167,10 @@ def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> S
     """Where and how to fetch ``suite``: the target's mirror, the options, then apt sources."""
     entries = aptsources.read_sources(options.apt_etc_dir)
     entry = aptsources.select_source(entries, suite)
+    if options.mirror is not None and not mirror:
+        problem = mirror_url_problem(options.mirror)
+        if problem is not None:
+            raise InputError(f"--mirror {options.mirror!r}: {problem}")
     uri = mirror or options.mirror or (entry.uri if entry else None)
     if uri is None:
         raise InputError(
@@ -288,10 +316,20 @@ def suite_index(fetched: FetchedSuite, options: TargetOptions) -> SuiteIndex:
     # Packages is parsed while Contents is decompressed: zlib and lzma release
     # the GIL, so on two cores this takes a cold build from the sum of the two
     # to about the longer one (scripts/bench measures it).
-    with ThreadPoolExecutor(max_workers=max(1, len(fetched.packages))) as pool:
-        parts = [pool.submit(read_packages, f.path, name=f.name) for f in fetched.packages]
-        distributions = python_distributions(*(f.path for f in fetched.contents)) if fetched.contents else []
-        packages = _Components([part.result() for part in parts])
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(fetched.packages))) as pool:
+            parts = [pool.submit(read_packages, f.path, name=f.name, limit=f.expanded_size) for f in fetched.packages]
+            distributions = (
+                python_distributions(*(f.path for f in fetched.contents), limits=[f.expanded_size for f in fetched.contents])
+                if fetched.contents
+                else []
+            )
+            packages = _Components([part.result() for part in parts])
+    except (PackagesError, ContentsError):
+        # Verified, yet unreadable or a decompression bomb: keep none of it for the next run.
+        if cachefs.writable(cache_dir):
+            discard_cached_suite(fetched.source, cache_dir)
+        raise
     suite = fetched.source.suite
     warnings: List[str] = []
     lasting = True
@@ -391,9 +429,10 @@ def _stand_in_providers(
 def _cached_contents_providers(
     older: VerifiedSet, packages: Mapping[str, PackageRecord], suite: str
 ) -> Tuple[Providers, str, bool]:
-    old_packages = _Components([read_packages(f.path, name=f.name) for f in older.packages])
+    old_packages = _Components([read_packages(f.path, name=f.name, limit=f.expanded_size) for f in older.packages])
     old_providers = contents_providers(
-        old_packages, python_distributions(*(f.path for f in older.contents)), suite=suite
+        old_packages, python_distributions(*(f.path for f in older.contents), limits=[f.expanded_size for f in older.contents]),
+        suite=suite,
     )
     providers = carry_mapping(packages, old_providers, suite=suite, mapping=MAPPING_CACHED_CONTENTS)
     newer = {name: packages[name] for name in packages if name.startswith("python3-") and name not in old_packages}
@@ -411,7 +450,7 @@ def _cached_contents_providers(
 def _dh_python_names(fetched: FetchedSuite, options: TargetOptions) -> Tuple[Optional[Dict[str, str]], str]:
     """dh-python's name list from the .deb the suite's verified Packages names, and its version."""
     for index_file in fetched.packages:
-        found = find_pool_file(index_file.path, "dh-python", name=index_file.name)
+        found = find_pool_file(index_file.path, "dh-python", name=index_file.name, limit=index_file.expanded_size)
         if found is None:
             continue
         deb = fetch_pool_file(

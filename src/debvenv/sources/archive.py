@@ -61,6 +61,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -99,6 +100,10 @@ from debvenv.sources.release import (
 )
 
 TIMEOUT = 30.0  # seconds, per connection attempt and per read
+# A whole download must also end in time: TIMEOUT, plus its size (at least 1 MiB)
+# at this many bytes a second. A server dripping a byte every 10 s never trips
+# the per-read timeout; this cuts it off. 32 KiB/s is slower than any mirror in use.
+MIN_RATE = 32 << 10
 USER_AGENT = f"debvenv/{__version__}"
 
 # InRelease is about 150 KiB for Debian; a response this large is not a Release.
@@ -172,6 +177,9 @@ class IndexFile:
     name: str  # its path in the Release: "main/Contents-all.gz"
     sha256: str
     component: Optional[str]  # None for Ubuntu's suite-wide Contents-ARCH
+    # What it may inflate to: the size the Release lists for the uncompressed file
+    # (a signed gzip can still be a bomb); None when the Release lists none.
+    expanded_size: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -340,6 +348,21 @@ def fetch_pool_file(
     return store / sha256
 
 
+def discard_cached_suite(source: SuiteSource, cache_dir: Path) -> None:
+    """Forget what the cache holds for ``source``: its files go at the next garbage collection.
+
+    For verified files that still cannot be used (one that inflates past what
+    the Release lists): answering from them again would only fail again.
+    """
+    cache_dir = Path(cache_dir)
+    suite_dir = _suite_dir(cache_dir, source)
+    if not cachefs.check_directory(cache_dir, suite_dir):
+        return
+    with _flock(suite_dir / "lock", fcntl.LOCK_EX), _store_session(cache_dir):
+        for name in (_STATE,) + _SIGNED_NAMES:  # the state first: without it nothing is trusted
+            _unlink(suite_dir / name)
+
+
 # ---------------------------------------------------------------- fetching
 
 
@@ -383,8 +406,8 @@ def _fetch(
     return FetchedSuite(
         source=source,
         release=release,
-        packages=_index_files(store, chosen, "packages"),
-        contents=_index_files(store, chosen, "contents"),
+        packages=_index_files(store, chosen, "packages", release),
+        contents=_index_files(store, chosen, "contents", release),
         fetched_at=now,
         offline=False,
         verified=source.verify,
@@ -681,12 +704,13 @@ def _copy(
 ) -> int:
     """Copy at most the listed size plus one byte; the number of bytes copied."""
     done = 0
+    deadline = _Deadline(entry.size)
     if progress is not None:
         progress(entry.path, 0, entry.size)
     while True:
         # One byte past the listed size is enough to call it wrong; a hostile or
         # broken server cannot make us fill the disk.
-        chunk = _read(stream, min(_CHUNK, entry.size + 1 - done), url)
+        chunk = _read(stream, min(_CHUNK, entry.size + 1 - done), url, deadline, done)
         if not chunk:
             break
         out.write(chunk)
@@ -722,7 +746,7 @@ def _commit(
     for entry, _component, _kind in chosen:
         files[entry.path] = {"sha256": entry.sha256, "size": entry.size}
     if contents_problem is None:
-        verified_set: Optional[Dict[str, object]] = _set_document(release.date, now, chosen)
+        verified_set: Optional[Dict[str, object]] = _set_document(release, now, chosen)
     else:
         verified_set = old_state.get("verified_set")  # type: ignore[assignment]
         if _verified_set(verified_set, store) is None:
@@ -759,13 +783,14 @@ def _write_state(suite_dir: Path, state: Mapping[str, object]) -> None:
 
 
 def _set_document(
-    release_date: datetime, now: datetime, chosen: Sequence[Tuple[IndexFileEntry, Optional[str], str]]
+    release: Release, now: datetime, chosen: Sequence[Tuple[IndexFileEntry, Optional[str], str]]
 ) -> Dict[str, object]:
     return {
-        "release_date": release_date.isoformat(),
+        "release_date": release.date.isoformat(),
         "fetched_at": now.isoformat(),
         "files": [
-            {"name": e.path, "sha256": e.sha256, "size": e.size, "component": c, "kind": k}
+            {"name": e.path, "sha256": e.sha256, "size": e.size, "component": c, "kind": k,
+             "expanded_size": _expanded_size(release, e)}  # fmt: skip
             for e, c, k in chosen
         ],
     }
@@ -787,7 +812,13 @@ def _verified_set(document: object, store: Path) -> Optional[VerifiedSet]:
                 return None
             if not _in_store(store, entry):
                 return None
-            index_file = IndexFile(path=store / entry.sha256, name=entry.path, sha256=entry.sha256, component=component)
+            expanded = row.get("expanded_size")
+            if expanded is not None and (type(expanded) is not int or expanded < 0):
+                return None
+            index_file = IndexFile(
+                path=store / entry.sha256, name=entry.path, sha256=entry.sha256, component=component,
+                expanded_size=expanded,
+            )  # fmt: skip
             files.append((str(row["kind"]), index_file))
     except (KeyError, TypeError, ValueError):
         return None
@@ -808,13 +839,23 @@ def _utc(text: object) -> datetime:
 
 
 def _index_files(
-    store: Path, chosen: Sequence[Tuple[IndexFileEntry, Optional[str], str]], kind: str
+    store: Path, chosen: Sequence[Tuple[IndexFileEntry, Optional[str], str]], kind: str, release: Release
 ) -> Tuple[IndexFile, ...]:
     return tuple(
-        IndexFile(path=store / e.sha256, name=e.path, sha256=e.sha256, component=c)
+        IndexFile(path=store / e.sha256, name=e.path, sha256=e.sha256, component=c,
+                  expanded_size=_expanded_size(release, e))  # fmt: skip
         for e, c, k in chosen
         if k == kind
     )
+
+
+def _expanded_size(release: Release, entry: IndexFileEntry) -> Optional[int]:
+    """The listed size of ``entry``'s uncompressed file (Debian and Ubuntu list it, unserved)."""
+    for suffix in (".gz", ".xz", ".bz2", ".lzma", ".zst"):
+        if entry.path.endswith(suffix):
+            plain = release.files.get(entry.path[: -len(suffix)])
+            return plain.size if plain is not None else None
+    return entry.size
 
 
 def _not_verified_warning(source: SuiteSource) -> str:
@@ -913,8 +954,8 @@ def _load_cached(
     return FetchedSuite(
         source=source,
         release=release,
-        packages=_index_files(store, chosen, "packages"),
-        contents=_index_files(store, chosen, "contents"),
+        packages=_index_files(store, chosen, "packages", release),
+        contents=_index_files(store, chosen, "contents", release),
         fetched_at=fetched_at,
         offline=True,
         verified=source.verify,
@@ -1120,9 +1161,28 @@ def _open(url: str) -> Iterator[IO[bytes]]:
         yield response
 
 
-def _read(stream: IO[bytes], size: int, url: str) -> bytes:
+class _Deadline:
+    """When a download of ``expected`` bytes must have ended (see MIN_RATE)."""
+
+    def __init__(self, expected: int) -> None:
+        self.seconds = TIMEOUT + max(expected, 1 << 20) / MIN_RATE
+        self.end = time.monotonic() + self.seconds
+
+    def check(self, url: str, done: int) -> None:
+        if time.monotonic() > self.end:
+            raise _Unreachable(
+                url,
+                f"too slow: {done} bytes in {self.seconds:.0f} s, the most a download may take "
+                f"at {MIN_RATE >> 10} KiB/s",
+            )
+
+
+def _read(stream: IO[bytes], size: int, url: str, deadline: _Deadline, done: int) -> bytes:
+    """At most ``size`` bytes: what one receive gives (read1), so the deadline is checked often."""
+    deadline.check(url, done)
+    read = getattr(stream, "read1", None) or stream.read
     try:
-        return stream.read(size)
+        return read(size)
     except (OSError, http.client.HTTPException) as exc:
         if url.startswith("file:"):
             raise ArchiveError(f"cannot read {url}: {_reason(exc)}") from None
@@ -1131,17 +1191,20 @@ def _read(stream: IO[bytes], size: int, url: str) -> bytes:
 
 
 def _read_small(url: str) -> bytes:
+    deadline = _Deadline(0)
+    chunks: List[bytes] = []
+    total = 0
     with _open(url) as stream:
-        data = _read(stream, _MAX_RELEASE_BYTES + 1, url)
-        # http.client may return less than asked before the end: read until EOF.
-        while len(data) <= _MAX_RELEASE_BYTES:
-            more = _read(stream, _MAX_RELEASE_BYTES + 1 - len(data), url)
+        # read1 may return less than asked before the end: read until EOF.
+        while total <= _MAX_RELEASE_BYTES:
+            more = _read(stream, _MAX_RELEASE_BYTES + 1 - total, url, deadline, total)
             if not more:
                 break
-            data += more
-    if len(data) > _MAX_RELEASE_BYTES:
+            chunks.append(more)
+            total += len(more)
+    if total > _MAX_RELEASE_BYTES:
         raise ArchiveError(f"{_public(url)}: more than {_MAX_RELEASE_BYTES} bytes; not a Release")
-    return data
+    return b"".join(chunks)
 
 
 def _file_path(url: str) -> str:

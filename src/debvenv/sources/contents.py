@@ -30,15 +30,14 @@ file inside it; the result has one entry per (metadata path, package).
 
 from __future__ import annotations
 
-import lzma
 import os
 import re
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator, List, Optional, Set, Tuple, Union
+from typing import BinaryIO, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from debvenv.errors import EnvironmentFailure
+from debvenv.sources import compression
 
 KIND_DIST_INFO = "dist-info"
 KIND_EGG_INFO = "egg-info"
@@ -51,9 +50,9 @@ IndexInput = Union[str, "os.PathLike[str]", BinaryIO]
 # that the per-call overhead vanishes, small enough to stay in the CPU cache
 # while it is searched (bigger reads measured slower, not faster).
 _READ_SIZE = 1 << 16
+# What one decompression call may return: about what 64 KiB of real Contents inflates to.
+_BLOCK_SIZE = 1 << 21
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_XZ_MAGIC = b"\xfd7zXZ\x00"
 
 # Every interesting line starts with this; blocks without it are skipped by
 # one substring search, which is what makes the scan cost next to nothing
@@ -100,16 +99,18 @@ def parse_metadata_name(entry: str) -> Tuple[str, Optional[str], str]:
 
 
 def iter_python_distributions(
-    source: IndexInput, *, name: Optional[str] = None
+    source: IndexInput, *, name: Optional[str] = None, limit: Optional[int] = None
 ) -> Iterator[ContentsDistribution]:
     """The distributions one Contents index names, in file order, each once.
 
     ``source`` is a path or a binary file object; ``name`` is what error
     messages call it (default: the path, or the file object's ``name``).
+    ``limit``: the most bytes it may inflate to (the Release lists the
+    uncompressed size); default compression.MAX_CONTENTS_BYTES.
     """
     label = name if name is not None else _label(source)
     seen: Set[Tuple[bytes, bytes]] = set()
-    for offset, buf, end in _complete_lines(_blocks(source, label)):
+    for offset, buf, end in _complete_lines(_blocks(source, label, limit)):
         for match in _LINE.finditer(buf, 0, end + 1):
             entry, rest = match.group(1, 2)
             location = _location(rest)
@@ -120,18 +121,22 @@ def iter_python_distributions(
                 yield from _distributions(source, label, offset, match, entry, location)
 
 
-def python_distributions(*sources: IndexInput) -> List[ContentsDistribution]:
+def python_distributions(
+    *sources: IndexInput, limits: Sequence[Optional[int]] = ()
+) -> List[ContentsDistribution]:
     """The distributions named by all ``sources`` (e.g. Contents-all and Contents-amd64).
 
     The sources are decompressed concurrently, one thread each (zlib and
     lzma release the GIL, and decompression is nearly all the work); the
     result is in source order, one entry per (metadata path, package).
+    ``limits``: each source's ``limit`` (see iter_python_distributions).
     """
+    bounded = [(s, limits[i] if i < len(limits) else None) for i, s in enumerate(sources)]
     if len(sources) <= 1:
-        lists = [list(iter_python_distributions(s)) for s in sources]
+        lists = [list(iter_python_distributions(s, limit=limit)) for s, limit in bounded]
     else:
         with ThreadPoolExecutor(max_workers=len(sources)) as pool:
-            lists = list(pool.map(lambda s: list(iter_python_distributions(s)), sources))
+            lists = list(pool.map(lambda pair: list(iter_python_distributions(pair[0], limit=pair[1])), bounded))
     if len(lists) == 1:
         return lists[0]
     merged: List[ContentsDistribution] = []
@@ -195,7 +200,7 @@ def _line_number(source: IndexInput, label: str, position: int) -> Optional[int]
         return None
     lines, seen = 1, 0
     try:
-        for block in _blocks(source, label):
+        for block in _blocks(source, label, None):
             if seen + len(block) >= position:
                 return lines + block.count(b"\n", 0, position - seen)
             lines += block.count(b"\n")
@@ -238,46 +243,21 @@ def _complete_lines(blocks: Iterable[bytes]) -> Iterator[Tuple[int, bytes, int]]
         yield start, tail + b"\n", len(tail)
 
 
-def _blocks(source: IndexInput, label: str) -> Iterator[bytes]:
+def _blocks(source: IndexInput, label: str, limit: Optional[int]) -> Iterator[bytes]:
     """Uncompressed blocks of ``source``: gzip, xz or plain, told apart by magic bytes."""
+    limit = compression.MAX_CONTENTS_BYTES if limit is None else limit
     try:
         if isinstance(source, (str, os.PathLike)):
             with open(source, "rb") as stream:
-                yield from _decompress(stream, label)
+                yield from compression.blocks(stream.read, limit=limit, read_size=_READ_SIZE, block=_BLOCK_SIZE)
         else:
-            yield from _decompress(source, label)
+            yield from compression.blocks(source.read, limit=limit, read_size=_READ_SIZE, block=_BLOCK_SIZE)
     except OSError as error:
         raise ContentsError(f"{label}: cannot read: {error}") from error
-
-
-def _decompress(stream: BinaryIO, label: str) -> Iterator[bytes]:
-    read = stream.read
-    chunk = read(_READ_SIZE)
-    if chunk.startswith(_GZIP_MAGIC):
-        new = lambda: zlib.decompressobj(16 + zlib.MAX_WBITS)  # noqa: E731
-        errors: Tuple[type, ...] = (zlib.error,)
-    elif chunk.startswith(_XZ_MAGIC):
-        new = lzma.LZMADecompressor
-        errors = (lzma.LZMAError, EOFError)
-    else:
-        while chunk:
-            yield chunk
-            chunk = read(_READ_SIZE)
-        return
-    decompressor = new()
-    try:
-        while chunk:
-            yield decompressor.decompress(chunk)
-            # Concatenated members (gzip) or streams (xz) continue the same file.
-            while decompressor.eof and decompressor.unused_data:
-                leftover = decompressor.unused_data
-                decompressor = new()
-                yield decompressor.decompress(leftover)
-            chunk = read(_READ_SIZE)
-    except errors as error:
-        raise ContentsError(f"{label}: corrupt compressed data: {error}") from error
-    if not decompressor.eof:
-        raise ContentsError(f"{label}: truncated: the compressed stream ends early")
+    except compression.TooLarge:
+        raise ContentsError(f"{label}: too large: it inflates to more than {limit} bytes") from None
+    except compression.Corrupt as error:
+        raise ContentsError(f"{label}: {error}") from error
 
 
 def _label(source: IndexInput) -> str:

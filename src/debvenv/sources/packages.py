@@ -32,10 +32,8 @@ import-time switch the rest of debvenv avoids).
 
 from __future__ import annotations
 
-import lzma
 import os
 import re
-import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Dict, Iterator, Mapping, Optional, Tuple, Union
 
@@ -43,13 +41,12 @@ from debian.deb822 import Deb822
 from debian.debian_support import NativeVersion
 
 from debvenv.errors import EnvironmentFailure
+from debvenv.sources import compression
 
 IndexInput = Union[str, "os.PathLike[str]", BinaryIO]
 
 PYTHON3 = "python3"
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_XZ_MAGIC = b"\xfd7zXZ\x00"
 _READ_SIZE = 1 << 18
 
 # The grammar of the values debvenv reads, as bytes regexes.
@@ -169,14 +166,18 @@ class PackagesIndex(Mapping[str, PackageRecord]):
         return package in self._raw
 
 
-def read_packages(source: IndexInput, *, name: Optional[str] = None) -> PackagesIndex:
+def read_packages(
+    source: IndexInput, *, name: Optional[str] = None, limit: Optional[int] = None
+) -> PackagesIndex:
     """Package name -> its record (the highest version when it appears more than once).
 
     ``source`` is a path or a binary file object; ``name`` is what error
     messages call it (default: the path, or the file object's ``name``).
+    ``limit``: the most bytes it may inflate to (the Release lists the
+    uncompressed size); default compression.MAX_PACKAGES_BYTES.
     """
     label = name if name is not None else _label(source)
-    return parse_packages(_read(source, label), label)
+    return parse_packages(_read(source, label, limit), label)
 
 
 def parse_packages(data: bytes, label: str = "<Packages>") -> PackagesIndex:
@@ -211,14 +212,16 @@ class PoolFile:
     sha256: str
 
 
-def find_pool_file(source: IndexInput, package: str, *, name: Optional[str] = None) -> Optional[PoolFile]:
+def find_pool_file(
+    source: IndexInput, package: str, *, name: Optional[str] = None, limit: Optional[int] = None
+) -> Optional[PoolFile]:
     """The .deb of ``package``'s highest version in a Packages index, or None when it is absent.
 
     Off the hot path (only when Contents cannot be had), so the one paragraph
     is read with python-debian's deb822 rather than the fast parser above.
     """
     label = name if name is not None else _label(source)
-    data = _read(source, label)
+    data = _read(source, label, limit)
     best: Optional[PoolFile] = None
     start = re.compile(rb"(?:\A|\n)Package:[ \t]*" + re.escape(package.encode("ascii")) + rb"[ \t]*\n")
     for match in start.finditer(data):
@@ -291,7 +294,8 @@ def _text(value: bytes) -> str:
     return value[:80].decode("utf-8", "replace")
 
 
-def _read(source: IndexInput, label: str) -> bytes:
+def _read(source: IndexInput, label: str, limit: Optional[int]) -> bytes:
+    limit = compression.MAX_PACKAGES_BYTES if limit is None else limit
     try:
         if isinstance(source, (str, os.PathLike)):
             with open(source, "rb") as stream:
@@ -300,29 +304,20 @@ def _read(source: IndexInput, label: str) -> bytes:
             raw = source.read()
     except OSError as error:
         raise PackagesError(f"{label}: cannot read: {error}") from error
-    if raw.startswith(_XZ_MAGIC):
-        new, errors = lzma.LZMADecompressor, (lzma.LZMAError, EOFError)
-    elif raw.startswith(_GZIP_MAGIC):
-        new, errors = (lambda: zlib.decompressobj(16 + zlib.MAX_WBITS)), (zlib.error,)
-    else:
+    if not raw.startswith((compression.XZ_MAGIC, compression.GZIP_MAGIC)):
+        if len(raw) > limit:
+            raise PackagesError(f"{label}: too large: more than {limit} bytes")
         return raw
     # Fed in slices, liblzma runs about a fifth faster than lzma.decompress()
     # on the whole file, which keeps regrowing one output buffer.
-    parts = []
-    decompressor = new()
     try:
-        for start in range(0, len(raw), _READ_SIZE):
-            parts.append(decompressor.decompress(raw[start : start + _READ_SIZE]))
-            # Concatenated gzip members or xz streams continue the same file.
-            while decompressor.eof and decompressor.unused_data:
-                leftover = decompressor.unused_data
-                decompressor = new()
-                parts.append(decompressor.decompress(leftover))
-    except errors as error:
-        raise PackagesError(f"{label}: corrupt compressed data: {error}") from error
-    if not decompressor.eof:
-        raise PackagesError(f"{label}: truncated: the compressed stream ends early")
-    return b"".join(parts)
+        return b"".join(
+            compression.blocks(compression.bytes_reader(raw), limit=limit, read_size=_READ_SIZE, block=4 * _READ_SIZE)
+        )
+    except compression.TooLarge:
+        raise PackagesError(f"{label}: too large: it inflates to more than {limit} bytes") from None
+    except compression.Corrupt as error:
+        raise PackagesError(f"{label}: {error}") from error
 
 
 def _label(source: IndexInput) -> str:
