@@ -6,9 +6,12 @@ Regenerate the golden files after an intended change with
 
 import json
 import os
+import pwd
 import resource
+import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -471,18 +474,57 @@ def test_directory_that_is_a_file_is_bad_input(realistic, tmp_path):
     assert target.read_text() == "not a directory\n"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
-def test_unwritable_directory_is_bad_input_and_nothing_is_written(realistic, tmp_path):
-    target = tmp_path / "plan"
-    target.mkdir()
-    target.chmod(0o555)
-    try:
+def write_plan_failure(plan, target: Path):
+    """write_plan's InputError as (exit code, message); as root, who writes anywhere, from a child running as nobody."""
+    if os.geteuid() != 0:
         with pytest.raises(InputError) as caught:
-            write_plan(realistic, target)
+            write_plan(plan, target)
+        return caught.value.exit_code, str(caught.value)
+    nobody = pwd.getpwnam("nobody")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        answer = "the child wrote nothing back"
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            write_plan(plan, target)
+            answer = "write_plan raised nothing"
+        except InputError as error:
+            answer = f"{error.exit_code} {error}"
+        except BaseException as error:
+            answer = f"unexpected {error!r}"
+        finally:
+            os.write(write_end, answer.encode())
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = pipe.read().decode()
+    os.waitpid(pid, 0)
+    code, _, message = answer.partition(" ")
+    assert code.isdigit(), answer
+    return int(code), message
+
+
+def test_unwritable_directory_is_bad_input_and_nothing_is_written(realistic, tmp_path):
+    # pytest's tmp_path is private to root; nobody must reach the directory to be refused by it.
+    base = Path(tempfile.mkdtemp(prefix="debvenv-unwritable.", dir="/var/tmp")) if os.geteuid() == 0 else tmp_path
+    try:
+        base.chmod(0o755)
+        target = base / "plan"
+        target.mkdir()
+        target.chmod(0o555)
+        try:
+            code, message = write_plan_failure(realistic, target)
+        finally:
+            target.chmod(0o755)
+        assert code == EXIT_BAD_INPUT and "Permission denied" in message, message
+        assert list(target.iterdir()) == []
     finally:
-        target.chmod(0o755)
-    assert caught.value.exit_code == EXIT_BAD_INPUT and "Permission denied" in str(caught.value)
-    assert list(target.iterdir()) == []
+        if base != tmp_path:
+            shutil.rmtree(base)
 
 
 def test_failure_midway_leaves_the_old_files_and_no_partial_one(realistic, tmp_path):
