@@ -91,7 +91,15 @@ def req(text, line=1):
         ("2.0rc1", ">=1.0", SATISFIED),  # a packaged pre-release is what it is
         ("3.2.19", ">=3.2,!=3.2.19", EXCLUDED),
         ("1.0", ">=2,!=1.0", OUTDATED),  # a bound says more than an exclusion
-        ("1.0", "===1.0.0", EXCLUDED),
+        ("1.0", "===1.0.0", EXCLUDED),  # equal versions, different strings
+        ("1.0.0", "===1.0.0", SATISFIED),
+        ("6.0", "===6.0", SATISFIED),
+        ("4.11.2", "===4.12.2", OUTDATED),
+        ("3.2.25", "===3.2.18", TOO_NEW),
+        ("1.0.1.dev0", "===1.0.1", OUTDATED),  # a dev release is below its release
+        ("1.0.1", "===1.0.1.dev0", TOO_NEW),
+        ("1.0", "===foo", EXCLUDED),  # arbitrary equality on a non-version: nothing to order
+        ("1.0", ">=2,===1.0", OUTDATED),
     ],
 )
 def test_version_status(version, specifier, status):

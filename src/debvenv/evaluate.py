@@ -127,7 +127,19 @@ def _failure_kind(version: Version, spec: Specifier) -> str:
     if operator in ("==", "~="):
         bound = Version(spec.version[:-2] if spec.version.endswith(".*") else spec.version)
         return OUTDATED if version < bound else TOO_NEW
-    return EXCLUDED  # != and ===
+    if operator == "===":
+        # Upper-constraints files pin everything with ===: ordering it like == tells the
+        # operator which way the package is off. Only an equal version spelled otherwise
+        # (1.0 against ===1.0.0) is excluded by the string match itself.
+        try:
+            bound = Version(spec.version)
+        except InvalidVersion:
+            return EXCLUDED
+        if version < bound:
+            return OUTDATED
+        if version > bound:
+            return TOO_NEW
+    return EXCLUDED  # !=, and === on an equal version spelled otherwise
 
 
 def _judge(provider: Provider, specifier: SpecifierSet) -> Tuple[str, Optional[Version], Tuple[str, ...]]:
