@@ -28,13 +28,13 @@ from debvenv.index import (
     marker_environment_for,
 )
 from debvenv.names import normalize
-from debvenv.requirements import Origin, RequirementSet, parse_requirement_line
+from debvenv.requirements import Origin, RequirementSet, parse_requirement_line, read_requirements
 
 
-def provider(name, package, debian_version, version, source=VERSION_FROM_METADATA):
+def provider(name, package, debian_version, version, source=VERSION_FROM_METADATA, mapping=MAPPING_CONTENTS):
     return Provider(
         name=name, package=package, debian_version=debian_version, version=version,
-        version_source=source, mapping=MAPPING_CONTENTS, arch="all",
+        version_source=source, mapping=mapping, arch="all",
     )
 
 
@@ -180,3 +180,18 @@ def test_stray_metadata_is_named():
     assert xdg.status == SATISFIED  # the metadata says so; the note says why to doubt it
     assert any("python3-xdg is pyxdg 0.28" in note for note in xdg.notes)
     assert not any("may not be" in note for note in pyxdg.notes)
+
+
+def test_lines_of_one_name_are_judged_once_as_pip_combines_them(tmp_path):
+    path = tmp_path / "requirements.txt"
+    path.write_text('requests>=2.25\nPyYAML>=5\nrequests<2.28,>=2.20\nrequests<2 ; python_version < "3"\n')
+    report = check(read_requirements([path]), [make_index()])
+    first, _yaml, second, other_python = (result.verdicts["bookworm"] for result in report.results)
+    # Alone, each of the first two is satisfied by 2.28.1; together they are not.
+    assert (first.status, second.status) == (TOO_NEW, TOO_NEW)
+    assert first.judged is second.judged and first.judged.origin.line == 1
+    assert first.judged.combined == (Origin(file=str(path), line=3),)
+    assert first.notes[0] == f"combined with {path}:3: requests<2.28,>=2.20,>=2.25"
+    assert second.notes[0] == f"combined with {path}:1: requests<2.28,>=2.20,>=2.25"
+    assert other_python.status == NOT_APPLICABLE and other_python.judged is None
+

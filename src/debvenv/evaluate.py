@@ -8,7 +8,7 @@ it, and a careful answer says so rather than guessing.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from packaging.markers import Marker
@@ -18,7 +18,7 @@ from packaging.version import InvalidVersion, Version
 from debvenv.debversion import debian_version_key, upstream_version
 from debvenv.errors import EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK
 from debvenv.index import VERSION_FROM_DEBIAN, Provider, SuiteIndex, Target
-from debvenv.requirements import Requirement, RequirementSet, apply_constraints
+from debvenv.requirements import Requirement, RequirementSet, apply_constraints, combine_repeated
 
 SATISFIED = "satisfied"
 OUTDATED = "outdated"
@@ -45,6 +45,9 @@ class Verdict:
     status: str
     provider: Optional[Provider] = None
     notes: Tuple[str, ...] = ()
+    # The requirement judged, where other lines of the same name were folded into this one
+    # (``combine_repeated``); None: the line itself, with the target's constraints.
+    judged: Optional[Requirement] = None
 
 
 @dataclass(frozen=True)
@@ -261,27 +264,49 @@ def evaluate(requirement: Requirement, index: SuiteIndex, shipped: Optional[Ship
     return Verdict(status=status, provider=provider, notes=warnings + notes + others + foreign_notes)
 
 
+def _verdicts(
+    lines: Sequence[Requirement], judged: Sequence[Requirement], index: SuiteIndex, shipped: Shipments
+) -> Tuple[Verdict, ...]:
+    """One verdict per line; the lines combined into one requirement share its one verdict."""
+    done: Dict[int, Verdict] = {}
+    verdicts: List[Verdict] = []
+    for line, requirement in zip(lines, judged):
+        if not requirement.combined:
+            verdicts.append(evaluate(requirement, index, shipped))
+            continue
+        if id(requirement) not in done:
+            done[id(requirement)] = evaluate(requirement, index, shipped)
+        verdict = done[id(requirement)]
+        others = (requirement.origin,) + requirement.combined
+        # pip combines them the same way; the table shows each line, so each says so.
+        note = (
+            f"combined with {', '.join(str(o) for o in others if o != line.origin)}: "
+            f"{requirement.display_name}{requirement.specifier}"
+        )
+        verdicts.append(replace(verdict, notes=(note,) + verdict.notes, judged=requirement))
+    return tuple(verdicts)
+
+
 def check(requirements: RequirementSet, indexes: Sequence[SuiteIndex]) -> CheckReport:
     """Every requirement against every target that could be answered (``target.error`` is None)."""
     every_target = tuple(index.target for index in indexes)
     indexes = [index for index in indexes if index.target.error is None]
-    shipped = {index.target.id: shipments(index) for index in indexes}
+    lines = requirements.requirements
+    per_target: Dict[str, Tuple[Verdict, ...]] = {}
+    for index in indexes:
+        environment = index.target.marker_environment
+        # Constraints with markers (upper-constraints files) apply per target, and so do the
+        # markers deciding which lines of one name pip combines.
+        judged = combine_repeated(
+            [apply_constraints(line, requirements.constraints, environment) for line in lines], environment
+        )
+        per_target[index.target.id] = _verdicts(lines, judged, index, shipments(index))
     results = tuple(
         RequirementResult(
             requirement=requirement,
-            verdicts={
-                # Constraints with markers (upper-constraints files) apply per target.
-                index.target.id: evaluate(
-                    apply_constraints(
-                        requirement, requirements.constraints, index.target.marker_environment
-                    ),
-                    index,
-                    shipped[index.target.id],
-                )
-                for index in indexes
-            },
+            verdicts={target_id: verdicts[position] for target_id, verdicts in per_target.items()},
         )
-        for requirement in requirements.requirements
+        for position, requirement in enumerate(lines)
     )
     warnings: List[str] = []
     for index in indexes:
