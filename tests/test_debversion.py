@@ -558,7 +558,8 @@ def spelled_alike(version: Version, spec_set: SpecifierSet) -> bool:
     <=: "<=1.2" is << 1.2.0.1~, which dpkg passes for 1.2.0.0.post1 though PEP
     440 puts it above 1.2 (found by hypothesis: <=0.0.0 and 0.0.0.0.post0).
     Nor is != on a final, pre- or dev release: it excludes every spelling of V
-    ("!=5.0.0" must reject 5-1 and 5.0-1, and let 5.0~rc1 through).
+    ("!=5.0.0" must reject 5-1 and 5.0-1, and let 5.0~rc1 through), except
+    against a post-release, for <='s reason (0.0.0.0.post0 and !=0.0.0).
     """
     for spec in spec_set:
         if spec.version.endswith(".*"):
@@ -567,7 +568,8 @@ def spelled_alike(version: Version, spec_set: SpecifierSet) -> bool:
         post_under_le = spec.operator == "<=" and version.is_postrelease
         if spec.operator in ("<", "<=", ">") and is_final(bound) and not post_under_le:
             continue
-        if spec.operator == "!=" and bound.post is None and bound.local is None:
+        # A post-release of V with more zeros sits inside != V's last interval, as under <=.
+        if spec.operator == "!=" and bound.post is None and bound.local is None and not version.is_postrelease:
             continue
         if stripped(bound.release) == stripped(version.release) and len(bound.release) != len(version.release):
             return False

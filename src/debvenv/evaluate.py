@@ -17,7 +17,8 @@ from packaging.version import InvalidVersion, Version
 
 from debvenv.debversion import debian_version_key, upstream_version
 from debvenv.errors import EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK
-from debvenv.index import VERSION_FROM_DEBIAN, Provider, SuiteIndex, Target
+from debvenv.index import MAPPING_DH_PYTHON, VERSION_FROM_DEBIAN, Provider, SuiteIndex, Target
+from debvenv.names import normalize
 from debvenv.requirements import Requirement, RequirementSet, apply_constraints, combine_repeated
 
 SATISFIED = "satisfied"
@@ -238,6 +239,7 @@ def evaluate(requirement: Requirement, index: SuiteIndex, shipped: Optional[Ship
     )
     if not providers:
         return Verdict(status=MISSING, notes=foreign_notes)
+    providers, collision_notes = _debians_choice(requirement.name, providers)
     judged = []
     for provider in providers:
         status, version, notes = _judge(provider, requirement.specifier)
@@ -261,7 +263,51 @@ def evaluate(requirement: Requirement, index: SuiteIndex, shipped: Optional[Ship
     )
     stray = _stray_metadata_note(provider, shipped) if shipped is not None else None
     warnings = (stray,) if stray else ()
-    return Verdict(status=status, provider=provider, notes=warnings + notes + others + foreign_notes)
+    return Verdict(
+        status=status, provider=provider, notes=warnings + notes + others + collision_notes + foreign_notes
+    )
+
+
+_PYTHON3_PREFIX = "python3-"
+
+
+def _debians_choice(name: str, providers: Tuple[Provider, ...]) -> Tuple[Tuple[Provider, ...], Tuple[str, ...]]:
+    """The providers of the one package Debian means by ``name``, and a note naming the others.
+
+    Several packages may ship metadata of one distribution name (bookworm's
+    python3-click-package, Ubuntu's click packaging tool, ships a "click"
+    egg-info beside python3-click's). Debian resolves the name, not the
+    specifier, so neither do we: first the package dh-python's list of the
+    suite maps it to (providers found through it say ``mapping: dh-python``),
+    then the ``python3-<name>`` spelling (also without a ``py``/``python-``
+    prefix: PyYAML is python3-yaml), then the first package name in sort
+    order. Versions of the chosen package (an overlay's pockets) still
+    compete, the best satisfying one winning.
+    """
+    packages = sorted({p.package for p in providers})
+    if len(packages) == 1:
+        return providers, ()
+    listed = sorted({p.package for p in providers if p.mapping == MAPPING_DH_PYTHON})
+    name = normalize(name)
+    spellings = {name, name.removeprefix("py"), name.removeprefix("python-")}
+    spelled = [
+        package
+        for package in packages
+        if package.startswith(_PYTHON3_PREFIX) and normalize(package[len(_PYTHON3_PREFIX):]) in spellings
+    ]
+    if listed:
+        chosen, why = listed[0], f"dh-python maps {name} to {listed[0]}"
+    elif spelled:
+        chosen, why = spelled[0], "python3-<name> wins"
+    else:
+        chosen, why = packages[0], "first by name wins"
+    # Short: the table gives a note one line.
+    notes = tuple(
+        f"not taken: {p.package} {p.debian_version} ({p.name} {p.version}); {why}"
+        for p in providers
+        if p.package != chosen
+    )
+    return tuple(p for p in providers if p.package == chosen), notes
 
 
 def _verdicts(
