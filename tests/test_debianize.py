@@ -129,7 +129,7 @@ def test_control_depends_keep_epochs_and_bind_the_target_python(realistic):
         "python3 (<< 3.12),",
         "python3-django (>= 3:3.2), python3-django (<< 3:4~),",
         "python3-novaclient (>= 2:18.1), python3-novaclient (<< 2:19~),",
-        "python3-requests (>= 2.25), python3-requests (<< 2.28.0) | python3-requests (>= 2.28.0.1~),",
+        "python3-requests (>= 2.25), python3-requests (<< 2.28) | python3-requests (>= 2.28.0~), python3-requests (<< 2.28.0) | python3-requests (>= 2.28.0.1~),",
         "python3-yaml (>= 5.4),",
         "${misc:Depends},",
         "${shlibs:Depends},",

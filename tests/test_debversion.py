@@ -280,7 +280,16 @@ def dpkg_satisfied(relations: Sequence[str], version: str) -> bool:
         ("~=1.4.5", None, ("python3-django (>= 1.4.5)", "python3-django (<< 1.5~)")),
         ("~=2.2", "3:3.2.19-1", ("python3-django (>= 3:2.2)", "python3-django (<< 3:3~)")),
         ("==1.19", None, ("python3-django (>= 1.19)", "python3-django (<< 1.19.0.1~)")),
-        ("!=1.19", None, ("python3-django (<< 1.19) | python3-django (>= 1.19.0.1~)",)),
+        ("!=1.19", None, (
+            "python3-django (<< 1.19) | python3-django (>= 1.19.0~)",
+            "python3-django (<< 1.19.0) | python3-django (>= 1.19.0.1~)",
+        )),
+        ("!=5.0.0", "5.0.1-1", (
+            "python3-django (<< 5) | python3-django (>= 5.0~)",
+            "python3-django (<< 5.0) | python3-django (>= 5.0.0~)",
+            "python3-django (<< 5.0.0) | python3-django (>= 5.0.0.1~)",
+        )),
+        ("!=1.0.post1", None, ("python3-django (<< 1.0.post1) | python3-django (>= 1.0.post1.1~)",)),
         ("<1.0", None, ("python3-django (<< 1~)",)),
         ("<=1.19", None, ("python3-django (<< 1.19.0.1~)",)),
         (">1.19", None, ("python3-django (>= 1.19.0.1~)",)),
@@ -391,6 +400,55 @@ def test_relations_accept_what_pep440_accepts_under_dpkg_and_native_order(specif
     assert dpkg_satisfied(relations, debian) == accepted
 
 
+# != must exclude every Debian spelling PEP 440 calls equal to V, and let its neighbours through.
+# (specifier, epoch of the package, spellings of V, versions that are not V)
+EXCLUSIONS = [
+    (
+        "!=5.0.0", 0,
+        ["5", "5.0", "5.0.0", "5-1", "5.0-1", "5.0.0-1", "5.0.0-1+b1", "5+dfsg-1", "5.0+ds-2",
+         "5.0.0+dfsg1-3~bpo12+1", "5.0-0ubuntu1", "5.0.0.0-1"],
+        ["4.9-1", "4.99.0-1", "5~rc1-1", "5.0~rc1-1", "5.0.0~b2-1", "5.0.0.1-1", "5.0.1-1", "5.1-1",
+         "5.0.0.post1-1", "6-1"],
+    ),
+    (
+        "!=5.0.0", 2,
+        ["2:5-1", "2:5.0-1", "2:5.0.0-1"],
+        ["2:4.9-1", "2:5.0.1-1", "2:5~rc1-1"],
+    ),
+    (
+        "!=1.19", 0,
+        ["1.19-1", "1.19.0-1", "1.19.0+dfsg-3", "1.19.0.0-1"],
+        ["1.18.9-1", "1.19~rc1-1", "1.19.1-1", "1.19.0.1-1", "1.20~rc1-1", "1.110-1"],
+    ),
+    (
+        "!=1.0rc1", 0,
+        ["1~rc1-1", "1.0~rc1-1", "1.0.0~rc1-1", "1.0~rc1+dfsg-1"],
+        ["1~b2-1", "1.0~b1-1", "1.0-1", "1-1", "1.0.1-1"],
+    ),
+    (
+        "!=3.2.19,>=3.2", 3,
+        ["3:3.2.19-1", "3:3.2.19.0-1"],
+        ["3:3.2.18-1", "3:3.2.20-1", "3:3.2-1"],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("specifier, epoch, equal, unequal", EXCLUSIONS)
+def test_not_equal_excludes_every_spelling_under_dpkg(specifier, epoch, equal, unequal):
+    spec = SpecifierSet(specifier)
+    for debian in equal + unequal:
+        version = upstream_version(debian).version
+        assert version is not None, debian
+        assert spec.contains(version, prereleases=True) == (debian in unequal), debian  # the table is right
+    relations = specifier_to_relations("python3-foo", spec, f"{epoch}:1.0-1" if epoch else None)
+    for debian in equal:
+        assert not dpkg_satisfied(relations, debian), (relations, debian)
+        assert not native_satisfied(relations, debian), (relations, debian)
+    for debian in unequal:
+        assert dpkg_satisfied(relations, debian), (relations, debian)
+        assert native_satisfied(relations, debian), (relations, debian)
+
+
 @pytest.mark.parametrize(
     "specifier, message",
     [
@@ -499,6 +557,9 @@ def spelled_alike(version: Version, spec_set: SpecifierSet) -> bool:
     number of zeros, so those are not filtered, except a post-release against
     <=: "<=1.2" is << 1.2.0.1~, which dpkg passes for 1.2.0.0.post1 though PEP
     440 puts it above 1.2 (found by hypothesis: <=0.0.0 and 0.0.0.0.post0).
+    Nor is != on a final, pre- or dev release: it excludes every spelling of V
+    ("!=5.0.0" must reject 5-1 and 5.0-1, and let 5.0~rc1 through), except
+    against a post-release, for <='s reason (0.0.0.0.post0 and !=0.0.0).
     """
     for spec in spec_set:
         if spec.version.endswith(".*"):
@@ -506,6 +567,9 @@ def spelled_alike(version: Version, spec_set: SpecifierSet) -> bool:
         bound = Version(spec.version)
         post_under_le = spec.operator == "<=" and version.is_postrelease
         if spec.operator in ("<", "<=", ">") and is_final(bound) and not post_under_le:
+            continue
+        # A post-release of V with more zeros sits inside != V's last interval, as under <=.
+        if spec.operator == "!=" and bound.post is None and bound.local is None and not version.is_postrelease:
             continue
         if stripped(bound.release) == stripped(version.release) and len(bound.release) != len(version.release):
             return False
@@ -519,8 +583,12 @@ def dpkg_order_is_pep440_order(version: Version, spec_set: SpecifierSet) -> bool
     1.2.5 and 1.0~dev1 after 1.0~a1; PEP 440 sorts both the other way.
     """
     for spec in spec_set:
+        excludes_every_spelling = spec.operator == "!=" and not spec.version.endswith(".*")
         for critical in critical_versions(spec):
             pep = (version > critical) - (version < critical)
+            if pep == 0 and excludes_every_spelling:
+                # 1-1 and 1.0.0 are one version to PEP 440, two to dpkg: != must reject both.
+                continue
             if compare_debian_versions(spell(version), spell(critical)) != pep:
                 return False
     return True
@@ -579,6 +647,41 @@ def test_relations_hold_exactly_when_pep440_contains_the_version(data):
         relations = specifier_to_relations("python3-foo", spec_set, debian)
         expected = spec_set.contains(meant, prereleases=True)
         assert native_satisfied(relations, debian) == expected, (str(spec_set), debian, relations)
+
+
+def with_zeros(version: Version, zeros: int) -> Version:
+    """version with its release stripped of trailing zeros, then padded with ``zeros`` of them."""
+    release = ".".join(map(str, stripped(version.release) + (0,) * zeros))
+    return Version(release + str(version)[len(version.base_version) :])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    version=pep440_versions((1, 0)).filter(lambda v: v.post is None),
+    spec_zeros=st.integers(0, 3),
+    version_zeros=st.integers(0, 2),
+    epoch=st.integers(0, 3),
+)
+def test_not_equal_rejects_every_spelling_of_its_version(version, spec_zeros, version_zeros, epoch):
+    """``!=V`` rejects V however many zeros V and the Debian version carry (``!=5.0.0`` and ``5-1``).
+
+    The general property above skips the spellings of one version with other
+    zero counts (they are its own limits for ==, >= ...); for != none may pass.
+    """
+    excluded = with_zeros(version, spec_zeros)
+    packaged = with_zeros(version, version_zeros)
+    assume(len(excluded.release) <= 4 and len(packaged.release) <= 4)
+    # A pre-release spelled with more components than max(3, V's) is past the intervals' reach.
+    assume(is_final(packaged) or len(packaged.release) <= max(3, len(excluded.release)))
+    spec = SpecifierSet(f"!={excluded}")
+    prefix = f"{epoch}:" if epoch else ""
+    for debian, meant in debian_spellings(packaged, max(epoch, 1)):
+        if debian[0].isdigit() and ":" not in debian:
+            debian = prefix + debian
+        assert meant.public == packaged.public and not spec.contains(meant, prereleases=True)
+        relations = specifier_to_relations("python3-foo", spec, debian)
+        # Native order, which agrees with dpkg on every pair (above); dpkg itself is asked in the table.
+        assert not native_satisfied(relations, debian), (str(spec), debian, relations)
 
 
 @st.composite

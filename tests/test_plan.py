@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from packaging.specifiers import SpecifierSet
 
 from debvenv.commands import plan_requirements
 from debvenv.errors import EXIT_BAD_INPUT, InputError
@@ -136,9 +137,9 @@ def dpkg_satisfies(debian_version, relation_group):
          "python3-numpy"),
         ("numpy==1.19.*", (NUMPY_BULLSEYE,), "python3-numpy (>= 1:1.19~), python3-numpy (<< 1:1.20~)", "python3-numpy"),
         ("requests!=2.28.0", (REQUESTS,),
-         "python3-requests (<< 2.28.0) | python3-requests (>= 2.28.0.1~)", "python3-requests"),
+         "python3-requests (<< 2.28) | python3-requests (>= 2.28.0~), python3-requests (<< 2.28.0) | python3-requests (>= 2.28.0.1~)", "python3-requests"),
         ("requests>=2.25,!=2.28.0", (REQUESTS,),
-         "python3-requests (>= 2.25), python3-requests (<< 2.28.0) | python3-requests (>= 2.28.0.1~)",
+         "python3-requests (>= 2.25), python3-requests (<< 2.28) | python3-requests (>= 2.28.0~), python3-requests (<< 2.28.0) | python3-requests (>= 2.28.0.1~)",
          "python3-requests"),
         ("urllib3<2", (URLLIB3,), "python3-urllib3 (<< 2~)", "python3-urllib3"),
         ("urllib3<=1.26.12", (URLLIB3,), "python3-urllib3 (<< 1.26.12.1~)", "python3-urllib3"),
@@ -210,15 +211,15 @@ def test_not_automatic_pockets(suite, not_automatic):
     assert is_not_automatic(suite) is not_automatic
 
 
-def test_one_package_at_two_versions_keeps_one_for_apt(tmp_path):
-    # Each requirement alone is satisfied, by different versions of one package: apt installs one.
+def test_one_name_satisfied_by_two_versions_line_by_line_is_decided_once(tmp_path):
+    # Each line alone is satisfied, by different versions of one package; pip reads them as one
+    # requirement that no version satisfies, so apt gets neither and the venv the combined line.
     plan = plan_for(tmp_path, "Django>=4.2\nDjango[argon2]<4 ; python_version >= '3.9'\n", (DJANGO, DJANGO_BPO))
     high, low = plan.requirements
-    assert (high.destination, low.destination) == (APT, VENV)
-    assert plan.apt_packages == ("python3-django/bookworm-backports",)
-    assert low.reason.startswith("conflict: ") and "3:3.2.19-1" in low.reason
-    assert "Django[argon2]<4 ; python_version >= '3.9'" in plan.venv_requirements
-    assert plan.debian_depends == ("python3-django (>= 3:4.2)",)
+    assert (high.destination, low.destination) == (VENV, NONE)
+    assert high.status == "outdated" and high.requirement.extras == ("argon2",)
+    assert plan.apt_packages == () and plan.debian_depends == ()
+    assert "Django[argon2]<4,>=4.2; python_version >= \"3.9\"" in plan.venv_requirements
 
 
 # ---- venv-requirements.txt -------------------------------------------------------------
@@ -562,3 +563,40 @@ def test_plan_requirements_against_installed(tmp_path):
     assert plan.apt_packages == ("python3-yaml",)
     assert [p.destination for p in plan.requirements] == [APT, VENV, NONE, VENV]
     assert plan.venv_requirements[2:4] == ("requests>=99", "notapackage-xyz")
+
+
+# ---- one name on several lines ------------------------------------------------------
+
+
+def test_lines_of_one_name_are_planned_once_as_their_intersection(tmp_path):
+    # A merged file: each line alone is satisfied by 2.28.1; together they are not.
+    plan = plan_for(tmp_path, "requests>=2.25\nPyYAML>=5\nrequests<2.28,>=2.20\n", BOOKWORM)
+    first, yaml, second = plan.requirements
+    assert (first.status, first.destination) == ("too-new", VENV)
+    assert first.requirement.specifier == SpecifierSet(">=2.25,<2.28,>=2.20")
+    assert first.line == "requests<2.28,>=2.20,>=2.25"
+    assert (second.status, second.destination, second.line, second.relation) == ("too-new", NONE, None, None)
+    assert second.reason == f"combined into {tmp_path / 'requirements.txt'}:1: decided once per name"
+    assert plan.debian_depends == ("python3-yaml (>= 5)",)  # no python3-requests relation beside the venv line
+    assert [line for line in plan.venv_requirements if not line.startswith("#")] == ["requests<2.28,>=2.20,>=2.25"]
+
+
+def test_lines_of_one_name_satisfied_together_depend_once(tmp_path):
+    plan = plan_for(tmp_path, "requests>=2.25\nrequests[socks]<3,!=2.28.0\n", BOOKWORM)
+    first, second = plan.requirements
+    assert (first.destination, second.destination) == (APT, NONE)
+    assert first.requirement.extras == ("socks",)
+    assert plan.debian_depends == (
+        "python3-requests (>= 2.25), "
+        "python3-requests (<< 2.28) | python3-requests (>= 2.28.0~), "
+        "python3-requests (<< 2.28.0) | python3-requests (>= 2.28.0.1~), "
+        "python3-requests (<< 3~)",
+    )
+    assert plan.apt_packages == ("python3-requests",)
+
+
+def test_a_line_for_another_python_is_not_combined(tmp_path):
+    plan = plan_for(tmp_path, 'requests>=2.25\nrequests<2.28; python_version < "3.9"\n', BOOKWORM)
+    first, second = plan.requirements
+    assert (first.status, first.destination) == (SATISFIED, APT)
+    assert (second.status, second.destination) == (NOT_APPLICABLE, NONE)

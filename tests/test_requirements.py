@@ -682,3 +682,30 @@ def test_megabyte_lines_are_judged_in_linear_time(tmp_path, line, names):
         assert len(read_requirements([tmp_path / "requirements.txt"]).requirements) == names
     else:
         assert [r.name for r in read_requirements([tmp_path / "requirements.txt"]).requirements] == names
+
+
+def test_combine_repeated_keeps_markers_per_line():
+    from debvenv.requirements import combine_repeated
+
+    lines = [
+        parse_requirement_line(text, Origin(file="requirements.txt", line=number))
+        for number, text in enumerate(
+            [
+                "aiohttp>=3.8.0",
+                'aiohttp[speedups]<3.10,>=3.8.5 ; python_version >= "3.8"',
+                'aiohttp<3 ; python_version < "3"',
+                "aiohttp @ https://example.org/aiohttp.tar.gz",
+                "yarl",
+            ],
+            start=1,
+        )
+    ]
+    combined = combine_repeated(lines, {"python_version": "3.11", "python_full_version": "3.11.2"})
+    first, second, other_python, url, yarl = combined
+    assert first is second
+    assert first.specifier == SpecifierSet("<3.10,>=3.8.0,>=3.8.5")
+    assert first.extras == ("speedups",)
+    assert str(first.marker) == 'python_version >= "3.8"'
+    assert (first.origin.line, first.combined) == (1, (Origin(file="requirements.txt", line=2),))
+    # A line for another Python, a direct URL and another name are left as written.
+    assert (other_python, url, yarl) == tuple(lines[2:])

@@ -80,7 +80,15 @@ Then, with S the release with trailing zeros stripped (``1.0`` -> ``1``) and
                       ``1~rc1``); ``<< V`` for a pre-release V; ``<< V~`` for
                       a post-release V
 ``==V``, ``===V``     ``>= low(V)``, ``<< high(V)`` (``===`` is read as ``==``)
-``!=V``               ``<< low(V) | >= high(V)``
+``!=V``               one ``<< A | >= B`` per spelling of V's release with
+                      as many zeros as high(V) or fewer: ``!=5.0.0`` is
+                      ``<< 5 | >= 5.0~``, ``<< 5.0 | >= 5.0.0~``,
+                      ``<< 5.0.0 | >= 5.0.0.1~``. PEP 440 calls ``5-1``,
+                      ``5.0-1`` and ``5.0.0+dfsg-1`` all 5.0.0, but
+                      ``5.0~rc1`` (between them in dpkg's order) is not.
+                      A pre-release is placed right in up to three
+                      components (or V's own number); a post-release or
+                      local V is ``<< low(V) | >= high(V)``
 ``==P.*``             ``>= S(P)~``, ``<< next(P)~``
 ``!=P.*``             ``<< S(P)~ | >= next(P)~``
 ``~=V``               ``>= low(V)``, ``<< next(V's release minus its last)~``
@@ -301,6 +309,34 @@ def _high(version: Version) -> str:
     return debian_upstream(version) + ".1~"
 
 
+def _not_equal(version: Version) -> List[_Clause]:
+    """``!=V``: one excluded interval per Debian spelling of V's release (see the module docstring).
+
+    dpkg sorts ``5 < 5-1 < 5+dfsg-1 < 5.0~rc1 < 5.0 < 5.0-1 < 5.0.0``; PEP 440
+    calls all of them but ``5.0~rc1`` equal to 5.0.0, so a single
+    ``<< low | >= high`` either lets ``5-1`` through or rejects ``5.0~rc1``.
+    Each interval runs from one spelling to just below the next one's
+    pre-releases (``[5, 5.0~)``); the last ends at high(V). For post-releases
+    and local labels dpkg and PEP 440 disagree on zeros anyway
+    (``1.0.0.post1`` sorts below ``1.0.post1``), so V's own spelling is kept.
+    """
+    if version.post is not None or version.local is not None:
+        return [(("<<", debian_upstream(version)), (">=", _high(version)))]
+    release = _stripped(version.release)
+    longest = max(3, len(version.release))
+    suffix = debian_upstream(version)[len(_join(version.release)) :]  # ~rc1, ~dev2 or nothing
+    clauses: List[_Clause] = []
+    for length in range(len(release), longest + 1):
+        spelled = release + (0,) * (length - len(release))
+        low = _join(spelled) + suffix
+        if length < longest and not suffix:
+            high = _join(spelled + (0,)) + "~"
+        else:
+            high = low + ".1~"
+        clauses.append((("<<", low), (">=", high)))
+    return clauses
+
+
 def _below(version: Version) -> str:
     """The bound of ``<V``: below V and, unless V is itself one, below V's pre-releases."""
     if version.is_prerelease:
@@ -340,7 +376,7 @@ def _clauses(spec: Specifier) -> List[_Clause]:
     if op in ("==", "==="):
         return [((">=", low),), (("<<", _high(version)),)]
     if op == "!=":
-        return [(("<<", low), (">=", _high(version)))]
+        return _not_equal(version)
     if op == ">=":
         return [((">=", low),)]
     if op == ">":

@@ -8,7 +8,7 @@ it, and a careful answer says so rather than guessing.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from packaging.markers import Marker
@@ -17,8 +17,9 @@ from packaging.version import InvalidVersion, Version
 
 from debvenv.debversion import debian_version_key, upstream_version
 from debvenv.errors import EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK
-from debvenv.index import VERSION_FROM_DEBIAN, Provider, SuiteIndex, Target
-from debvenv.requirements import Requirement, RequirementSet, apply_constraints
+from debvenv.index import MAPPING_DH_PYTHON, VERSION_FROM_DEBIAN, Provider, SuiteIndex, Target
+from debvenv.names import normalize
+from debvenv.requirements import Requirement, RequirementSet, apply_constraints, combine_repeated
 
 SATISFIED = "satisfied"
 OUTDATED = "outdated"
@@ -45,6 +46,9 @@ class Verdict:
     status: str
     provider: Optional[Provider] = None
     notes: Tuple[str, ...] = ()
+    # The requirement judged, where other lines of the same name were folded into this one
+    # (``combine_repeated``); None: the line itself, with the target's constraints.
+    judged: Optional[Requirement] = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,19 @@ def _failure_kind(version: Version, spec: Specifier) -> str:
     if operator in ("==", "~="):
         bound = Version(spec.version[:-2] if spec.version.endswith(".*") else spec.version)
         return OUTDATED if version < bound else TOO_NEW
-    return EXCLUDED  # != and ===
+    if operator == "===":
+        # Upper-constraints files pin everything with ===: ordering it like == tells the
+        # operator which way the package is off. Only an equal version spelled otherwise
+        # (1.0 against ===1.0.0) is excluded by the string match itself.
+        try:
+            bound = Version(spec.version)
+        except InvalidVersion:
+            return EXCLUDED
+        if version < bound:
+            return OUTDATED
+        if version > bound:
+            return TOO_NEW
+    return EXCLUDED  # !=, and === on an equal version spelled otherwise
 
 
 def _judge(provider: Provider, specifier: SpecifierSet) -> Tuple[str, Optional[Version], Tuple[str, ...]]:
@@ -223,6 +239,7 @@ def evaluate(requirement: Requirement, index: SuiteIndex, shipped: Optional[Ship
     )
     if not providers:
         return Verdict(status=MISSING, notes=foreign_notes)
+    providers, collision_notes = _debians_choice(requirement.name, providers)
     judged = []
     for provider in providers:
         status, version, notes = _judge(provider, requirement.specifier)
@@ -246,30 +263,96 @@ def evaluate(requirement: Requirement, index: SuiteIndex, shipped: Optional[Ship
     )
     stray = _stray_metadata_note(provider, shipped) if shipped is not None else None
     warnings = (stray,) if stray else ()
-    return Verdict(status=status, provider=provider, notes=warnings + notes + others + foreign_notes)
+    return Verdict(
+        status=status, provider=provider, notes=warnings + notes + others + collision_notes + foreign_notes
+    )
+
+
+_PYTHON3_PREFIX = "python3-"
+
+
+def _debians_choice(name: str, providers: Tuple[Provider, ...]) -> Tuple[Tuple[Provider, ...], Tuple[str, ...]]:
+    """The providers of the one package Debian means by ``name``, and a note naming the others.
+
+    Several packages may ship metadata of one distribution name (bookworm's
+    python3-click-package, Ubuntu's click packaging tool, ships a "click"
+    egg-info beside python3-click's). Debian resolves the name, not the
+    specifier, so neither do we: first the package dh-python's list of the
+    suite maps it to (providers found through it say ``mapping: dh-python``),
+    then the ``python3-<name>`` spelling (also without a ``py``/``python-``
+    prefix: PyYAML is python3-yaml), then the first package name in sort
+    order. Versions of the chosen package (an overlay's pockets) still
+    compete, the best satisfying one winning.
+    """
+    packages = sorted({p.package for p in providers})
+    if len(packages) == 1:
+        return providers, ()
+    listed = sorted({p.package for p in providers if p.mapping == MAPPING_DH_PYTHON})
+    name = normalize(name)
+    spellings = {name, name.removeprefix("py"), name.removeprefix("python-")}
+    spelled = [
+        package
+        for package in packages
+        if package.startswith(_PYTHON3_PREFIX) and normalize(package[len(_PYTHON3_PREFIX):]) in spellings
+    ]
+    if listed:
+        chosen, why = listed[0], f"dh-python maps {name} to {listed[0]}"
+    elif spelled:
+        chosen, why = spelled[0], "python3-<name> wins"
+    else:
+        chosen, why = packages[0], "first by name wins"
+    # Short: the table gives a note one line.
+    notes = tuple(
+        f"not taken: {p.package} {p.debian_version} ({p.name} {p.version}); {why}"
+        for p in providers
+        if p.package != chosen
+    )
+    return tuple(p for p in providers if p.package == chosen), notes
+
+
+def _verdicts(
+    lines: Sequence[Requirement], judged: Sequence[Requirement], index: SuiteIndex, shipped: Shipments
+) -> Tuple[Verdict, ...]:
+    """One verdict per line; the lines combined into one requirement share its one verdict."""
+    done: Dict[int, Verdict] = {}
+    verdicts: List[Verdict] = []
+    for line, requirement in zip(lines, judged):
+        if not requirement.combined:
+            verdicts.append(evaluate(requirement, index, shipped))
+            continue
+        if id(requirement) not in done:
+            done[id(requirement)] = evaluate(requirement, index, shipped)
+        verdict = done[id(requirement)]
+        others = (requirement.origin,) + requirement.combined
+        # pip combines them the same way; the table shows each line, so each says so.
+        note = (
+            f"combined with {', '.join(str(o) for o in others if o != line.origin)}: "
+            f"{requirement.display_name}{requirement.specifier}"
+        )
+        verdicts.append(replace(verdict, notes=(note,) + verdict.notes, judged=requirement))
+    return tuple(verdicts)
 
 
 def check(requirements: RequirementSet, indexes: Sequence[SuiteIndex]) -> CheckReport:
     """Every requirement against every target that could be answered (``target.error`` is None)."""
     every_target = tuple(index.target for index in indexes)
     indexes = [index for index in indexes if index.target.error is None]
-    shipped = {index.target.id: shipments(index) for index in indexes}
+    lines = requirements.requirements
+    per_target: Dict[str, Tuple[Verdict, ...]] = {}
+    for index in indexes:
+        environment = index.target.marker_environment
+        # Constraints with markers (upper-constraints files) apply per target, and so do the
+        # markers deciding which lines of one name pip combines.
+        judged = combine_repeated(
+            [apply_constraints(line, requirements.constraints, environment) for line in lines], environment
+        )
+        per_target[index.target.id] = _verdicts(lines, judged, index, shipments(index))
     results = tuple(
         RequirementResult(
             requirement=requirement,
-            verdicts={
-                # Constraints with markers (upper-constraints files) apply per target.
-                index.target.id: evaluate(
-                    apply_constraints(
-                        requirement, requirements.constraints, index.target.marker_environment
-                    ),
-                    index,
-                    shipped[index.target.id],
-                )
-                for index in indexes
-            },
+            verdicts={target_id: verdicts[position] for target_id, verdicts in per_target.items()},
         )
-        for requirement in requirements.requirements
+        for position, requirement in enumerate(lines)
     )
     warnings: List[str] = []
     for index in indexes:

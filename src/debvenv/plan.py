@@ -363,18 +363,34 @@ def make_plan(
     constraints = requirement_set.constraints if requirement_set is not None else ()
 
     chosen: List[Tuple[Requirement, str, Optional[Provider]]] = []
-    for result in report.results:
+    folded: Dict[int, Requirement] = {}  # position -> the earlier line's requirement it was combined into
+    for position, result in enumerate(report.results):
         verdict = result.verdicts[target_id]
         requirement = result.requirement
         if constraints:
             requirement = apply_constraints(requirement, constraints, target.marker_environment)
+        if verdict.judged is not None:
+            # Lines of one name are decided once, on the first of them (pip combines them too).
+            if verdict.judged.origin != result.requirement.origin:
+                folded[position] = verdict.judged
+                chosen.append((requirement, verdict.status, None))
+                continue
+            requirement = verdict.judged
         chosen.append((requirement, verdict.status, verdict.provider))
     conflicts = _conflicts(chosen)
 
     warnings: List[str] = list(report.warnings)
     planned: List[PlannedRequirement] = []
     for position, (requirement, status, provider) in enumerate(chosen):
-        if status == NOT_APPLICABLE:
+        if position in folded:
+            planned.append(
+                PlannedRequirement(
+                    requirement=requirement, status=status, destination=NONE, provider=None,
+                    relation=None, line=None,
+                    reason=f"combined into {folded[position].origin}: decided once per name",
+                )
+            )
+        elif status == NOT_APPLICABLE:
             planned.append(
                 PlannedRequirement(
                     requirement=requirement, status=status, destination=NONE, provider=None,
@@ -433,7 +449,7 @@ def _venv_file_lines(
     lines.extend(
         f"# not applicable on {target.id}: {p.requirement.text} ({p.requirement.origin})"
         for p in planned
-        if p.destination == NONE
+        if p.destination == NONE and p.status == NOT_APPLICABLE
     )
     return tuple(dict.fromkeys(lines))
 
@@ -534,6 +550,8 @@ def render_plan_table(plan: Plan) -> str:
         group = [p for p in plan.requirements if p.destination == destination]
         if not group:
             continue
+        if destination == NONE and any(p.status != NOT_APPLICABLE for p in group):
+            heading = "left out: not applicable, or decided with another line of the same name"
         lines.append(f"{heading} ({len(group)})")
         for planned in group:
             text = planned.requirement.text
@@ -554,10 +572,11 @@ def render_plan_table(plan: Plan) -> str:
                     )
                 )
     counts = {d: sum(1 for p in plan.requirements if p.destination == d) for d, _ in _SECTIONS}
+    combined = sum(1 for p in plan.requirements if p.destination == NONE and p.status != NOT_APPLICABLE)
     lines.append("")
     lines.append(
         f"{len(plan.requirements)} requirements: {counts[APT]} from apt, {counts[VENV]} for the venv, "
-        f"{counts[NONE]} not applicable"
+        f"{counts[NONE] - combined} not applicable" + (f", {combined} combined with another line" if combined else "")
     )
     lines.append("")
     if plan.apt_command is None:

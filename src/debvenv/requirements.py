@@ -122,6 +122,7 @@ class Requirement:
     hashes: tuple[str, ...] = ()  # "sha256:..." from --hash
     editable: bool = False
     constraints: tuple[Origin, ...] = ()  # the constraints that narrowed it
+    combined: tuple[Origin, ...] = ()  # the other lines of the same name folded into it
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,58 @@ def apply_constraints(
     if problems:
         raise RequirementFileError(problems)
     return constrained
+
+
+def combine_repeated(
+    requirements: Sequence[Requirement], environment: Mapping[str, str]
+) -> tuple[Requirement, ...]:
+    """Each line as pip sees it on one target: the lines naming one distribution as one requirement.
+
+    pip reads ``aiohttp>=3.8.0`` and ``aiohttp<3.10,>=3.8.5`` on two lines
+    as one requirement with both specifiers; merged files are full of such
+    pairs. Markers stay per line: only the lines whose marker holds in
+    ``environment`` are combined (a line for another Python stays alone).
+    Direct URLs and editables stay alone too: pip allows one source per name.
+
+    Returns one entry per line, in order; every line of a group is replaced
+    by the same combined requirement, which keeps the first line's text and
+    origin, and lists the other lines' origins in ``combined``.
+    """
+    groups: Dict[str, list[int]] = {}
+    for position, requirement in enumerate(requirements):
+        if requirement.url is not None or requirement.editable:
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate({**environment, "extra": ""}):
+            continue
+        groups.setdefault(requirement.name, []).append(position)
+    result = list(requirements)
+    for positions in groups.values():
+        if len(positions) < 2:
+            continue
+        lines = [requirements[p] for p in positions]
+        first = lines[0]
+        specifier = SpecifierSet()
+        markers: list[Marker] = []
+        for line in lines:
+            specifier &= line.specifier
+            # Every marker here holds on the target; keeping them all keeps the line honest elsewhere.
+            if line.marker is not None and str(line.marker) not in {str(m) for m in markers}:
+                markers.append(line.marker)
+        marker: Optional[Marker] = None
+        for one in markers:
+            marker = _and_markers(marker, one)
+        combined = replace(
+            first,
+            specifier=specifier,
+            extras=tuple(sorted({extra for line in lines for extra in line.extras})),
+            marker=marker,
+            hashes=tuple(dict.fromkeys(h for line in lines for h in line.hashes)),
+            constraints=tuple(dict.fromkeys(o for line in lines for o in line.constraints)),
+            combined=tuple(line.origin for line in lines[1:]),
+        )
+        for position in positions:
+            result[position] = combined
+    return tuple(result)
 
 
 # --- pip's requirements format ---------------------------------------------------------------

@@ -419,3 +419,37 @@ def test_html_report(tmp_path, requirements, archive, signing_key):
     assert page.cell_classes.count("satisfied") == 8
     for status in ("satisfied", "outdated", "too-new", "excluded", "missing", "url", "not-applicable"):
         assert re.search(r"\.%s\s*\{[^}]*background" % re.escape(status), page.style), status
+
+
+# ---- === pins: an upper-constraints file ----------------------------------------------
+
+UPPER_CONSTRAINTS = DATA / "requirements" / "upper-constraints" / "upper-constraints.txt"
+# pin -> (status, bookworm's version): === orders like == when the pin is a version.
+UPPER_CONSTRAINTS_BOOKWORM = {
+    "PyYAML===6.0": ("satisfied", "6.0"),
+    "beautifulsoup4===4.12.2": ("outdated", "4.11.2"),
+    "requests===2.28.2": ("outdated", "2.28.1"),
+    "urllib3===1.26.15": ("outdated", "1.26.12"),
+    "python-novaclient===18.4.0": ("outdated", "18.1.0"),
+    "deprecation===2.1.0": ("outdated", "2.0.7"),  # the metadata's version, not Debian's 2.1.0
+    "pyOpenSSL===23.1.1": ("outdated", "23.0.0"),
+    "cryptography===40.0.2": ("outdated", "38.0.4"),
+    "Django===3.2.18": ("too-new", "3.2.25"),
+    "six===1.16.0": ("satisfied", "1.16.0"),
+    "python-dateutil===2.8.2": ("satisfied", "2.8.2"),
+}
+
+
+def test_check_orders_triple_equals_pins(tmp_path, archive, signing_key):
+    result = check(UPPER_CONSTRAINTS, [f"bookworm@{archive.as_uri()}"], signing_key.keyring, tmp_path,
+                   "--format", "json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    got = {
+        row["requirement"]: (row["results"][f"bookworm@{archive.as_uri()}"]["status"],
+                             row["results"][f"bookworm@{archive.as_uri()}"]["version"])
+        for row in report["requirements"]
+    }  # fmt: skip
+    assert got == UPPER_CONSTRAINTS_BOOKWORM
+    summary = report["summary"][f"bookworm@{archive.as_uri()}"]
+    assert (summary["satisfied"], summary["outdated"], summary["too-new"], summary["excluded"]) == (3, 7, 1, 0)
