@@ -16,6 +16,7 @@ import hashlib
 import lzma
 import re
 import shutil
+import subprocess
 import threading
 from datetime import timedelta
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,7 @@ from debvenv.sources.archive import (
     cached_suite,
     fetch_suite,
 )
+from debvenv.sources.packages import read_packages
 from debvenv.sources.release import (
     IndexHashError,
     IndexOutOfSyncError,
@@ -622,6 +624,209 @@ def test_contents_out_of_sync_offers_the_last_verified_set(tmp_path, signing_key
     fixed = fetch_suite(source, cache, now=LATER)
     assert fixed.contents_problem is None and fixed.verified_contents is None
     assert not any(f.sha256 in store(cache) for f in older.packages)
+
+
+# ---------------------------------------------------------------- pdiffs
+
+# bookworm's python3-lxml stanza, and the one its security update brought (this machine's apt lists).
+LXML_BOOKWORM = b"""\
+Package: python3-lxml
+Source: lxml (4.9.2-1)
+Version: 4.9.2-1+b1
+Installed-Size: 4686
+Maintainer: Matthias Klose <doko@debian.org>
+Architecture: amd64
+Depends: python3 (<< 3.12), python3 (>= 3.11~), python3:any, libc6 (>= 2.14), libxml2 (>= 2.9.0), libxslt1.1 (>= 1.1.26)
+Recommends: python3-bs4, python3-html5lib
+Suggests: python-lxml-doc
+Description: pythonic binding for the libxml2 and libxslt libraries
+Multi-Arch: same
+Homepage: http://lxml.de/
+Description-md5: e8e2f787207511401ce91418255455e6
+Section: python
+Priority: optional
+Filename: pool/main/l/lxml/python3-lxml_4.9.2-1+b1_amd64.deb
+Size: 1193996
+MD5sum: d5f994307b9aae3ab01079472fe10114
+SHA256: c0b5220c329c6114406e565be435230b3082c092b53842ea3243be3c572cfc72
+"""
+LXML_SECURITY = b"""\
+Package: python3-lxml
+Source: lxml
+Version: 4.9.2-1+deb12u1
+Installed-Size: 4701
+Maintainer: Matthias Klose <doko@debian.org>
+Architecture: amd64
+Depends: python3 (<< 3.12), python3 (>= 3.11~), python3:any, libc6 (>= 2.14), libxml2 (>= 2.9.0), libxslt1.1 (>= 1.1.26)
+Suggests: python-lxml-doc
+Description: pythonic binding for the libxml2 and libxslt libraries
+Homepage: http://lxml.de/
+Description-md5: e8e2f787207511401ce91418255455e6
+Multi-Arch: same
+Recommends: python3-bs4, python3-html5lib
+Section: python
+Priority: optional
+Filename: pool/updates/main/l/lxml/python3-lxml_4.9.2-1+deb12u1_amd64.deb
+Size: 1196384
+SHA256: d344606151e52176477b23763ccacad82d2a7315ec7935275c1c3c9499258606
+"""
+BS4, YAML = PACKAGES.split(b"\n\n")
+# Three days of one Packages: lxml arrives, then its security update replaces it.
+PACKAGES_DAYS = [
+    PACKAGES,
+    BS4 + b"\n\n" + LXML_BOOKWORM + b"\n" + YAML,
+    BS4 + b"\n\n" + LXML_SECURITY + b"\n" + YAML,
+]
+PATCH_NAMES = ["2025-05-10-1402.11", "2025-05-11-0208.35"]
+DIFF_DIR = "main/binary-amd64/Packages.diff"
+
+
+def ed_script(work: Path, old: bytes, new: bytes) -> bytes:
+    """What dak publishes as a pdiff: ``diff --ed`` from one day's file to the next."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "old").write_bytes(old)
+    (work / "new").write_bytes(new)
+    proc = subprocess.run(["diff", "--ed", str(work / "old"), str(work / "new")], capture_output=True)
+    assert proc.returncode == 1, proc.stderr  # they differ
+    return proc.stdout
+
+
+def diff_index(states: List[bytes], patches: List[bytes]) -> bytes:
+    """A diff Index as dak writes it (SHA1 fields too, which debvenv does not read)."""
+    current = states[-1]
+    lines = [f"SHA1-Current: {hashlib.sha1(current).hexdigest()} {len(current)}"]
+    lines.append(f"SHA256-Current: {sha256(current)} {len(current)}")
+    lines.append("SHA256-History:")
+    lines += [f" {sha256(s)} {len(s)} {n}" for s, n in zip(states, PATCH_NAMES)]
+    lines.append("SHA256-Patches:")
+    lines += [f" {sha256(p)} {len(p)} {n}" for p, n in zip(patches, PATCH_NAMES)]
+    lines.append("SHA256-Download:")
+    lines += [
+        f" {sha256(gzip.compress(p, mtime=0))} {len(gzip.compress(p, mtime=0))} {n}.gz"
+        for p, n in zip(patches, PATCH_NAMES)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def archive_with_pdiffs(tmp_path: Path, key, *, listed_patches=None, served_patches=None) -> SignedArchive:
+    """Day 3's archive: a diff Index for Packages, the patches served, Packages itself gone (404)."""
+    root = tmp_path / "mirror"
+    patches = [ed_script(tmp_path / "diff", a, b) for a, b in zip(PACKAGES_DAYS, PACKAGES_DAYS[1:])]
+    listed = listed_patches or patches
+    files = dict(DEBIAN_FILES, **{name: PACKAGES_DAYS[2] for name in PACKAGES_VARIANTS})
+    files[f"{DIFF_DIR}/Index"] = diff_index(PACKAGES_DAYS[:2] + [PACKAGES_DAYS[2]], listed)
+    archive = make_archive(root, key, files, date=DEFAULT_DATE + timedelta(days=1), acquire_by_hash=True)
+    for name, patch in zip(PATCH_NAMES, served_patches or listed):
+        (archive.path(DIFF_DIR) / f"{name}.gz").write_bytes(gzip.compress(patch, mtime=0))
+    # Both ways to today's Packages answer 404: the plain names and by-hash.
+    for name in PACKAGES_VARIANTS:
+        today = archive.path(name).read_bytes()
+        archive.path(name).unlink()
+        (archive.path("main/binary-amd64/by-hash/SHA256") / sha256(today)).unlink()
+    return archive
+
+
+def fetch_day_one(tmp_path: Path, key, mirror: str) -> tuple:
+    archive = make_archive(tmp_path / "mirror", key, acquire_by_hash=True)
+    cache = tmp_path / "cache"
+    source = source_for(archive, mirror)
+    return source, cache, fetch_suite(source, cache, now=NOW)
+
+
+def test_pdiffs_bring_the_cached_packages_up_to_date(tmp_path, signing_key, recorded):
+    url, recorder = recorded(tmp_path / "mirror")
+    source, cache, old = fetch_day_one(tmp_path, signing_key, url)
+    archive = archive_with_pdiffs(tmp_path, signing_key)
+    recorder.paths.clear()
+
+    fetched = fetch_suite(source, cache, now=LATER)
+
+    packages = fetched.packages[0]
+    assert packages.name == "main/binary-amd64/Packages"  # the uncompressed file, as patched
+    assert packages.path.read_bytes() == PACKAGES_DAYS[2]
+    assert packages.sha256 == sha256(PACKAGES_DAYS[2]) == fetched.release.files[packages.name].sha256
+    index = read_packages(packages.path, name=packages.name, limit=packages.expanded_size)
+    assert index["python3-lxml"].version == "4.9.2-1+deb12u1"
+    assert fetched.contents_problem is None
+    # The diff Index by hash (the Release says by-hash), then each patch, oldest first.
+    listed = fetched.release.files[f"{DIFF_DIR}/Index"]
+    asked = [p for p in recorder.paths if ".diff/" in p]
+    served = [sha256((archive.path(DIFF_DIR) / f"{name}.gz").read_bytes()) for name in PATCH_NAMES]
+    assert asked == [
+        f"/dists/bookworm/{DIFF_DIR}/by-hash/SHA256/{listed.sha256}",
+        f"/dists/bookworm/{DIFF_DIR}/by-hash/SHA256/{served[0]}",  # not there: the plain name next
+        f"/dists/bookworm/{DIFF_DIR}/{PATCH_NAMES[0]}.gz",
+        f"/dists/bookworm/{DIFF_DIR}/by-hash/SHA256/{served[1]}",
+        f"/dists/bookworm/{DIFF_DIR}/{PATCH_NAMES[1]}.gz",
+    ]
+    # Day one's file went with its state; the patched one is what the cache holds now.
+    assert not old.packages[0].path.exists()
+    assert not [name for name in store(cache) if name.startswith(".tmp")]
+    again = cached_suite(source, cache, now=LATER)
+    assert again is not None and again.key() == fetched.key()
+
+
+def test_pdiffs_refuse_a_patch_tampered_on_the_mirror(tmp_path, signing_key):
+    source, cache, old = fetch_day_one(tmp_path, signing_key, (tmp_path / "mirror").as_uri())
+    patches = [ed_script(tmp_path / "diff", a, b) for a, b in zip(PACKAGES_DAYS, PACKAGES_DAYS[1:])]
+    # The second patch as served says lxml 4.9.2-1+deb12u9: not the bytes the signed Index lists.
+    tampered = [patches[0], patches[1].replace(b"deb12u1", b"deb12u9")]
+    archive_with_pdiffs(tmp_path, signing_key, served_patches=tampered)
+    state = next(cache.glob("suites/*/state.json")).read_bytes()
+
+    with pytest.raises(ArchiveError, match="pdiffs tried") as info:
+        fetch_suite(source, cache, now=LATER)
+
+    message = str(info.value)
+    assert "not on the mirror" in message and f"{PATCH_NAMES[1]}.gz" in message and "SHA256" in message
+    assert next(cache.glob("suites/*/state.json")).read_bytes() == state
+    assert sha256(PACKAGES_DAYS[2]) not in store(cache)
+    assert sha256(PACKAGES_DAYS[1]) not in store(cache)  # nor the state between
+    assert cached_suite(source, cache, now=LATER).key() == old.key()
+
+
+def test_pdiffs_refuse_a_signed_patch_that_leads_elsewhere(tmp_path, signing_key):
+    source, cache, old = fetch_day_one(tmp_path, signing_key, (tmp_path / "mirror").as_uri())
+    patches = [ed_script(tmp_path / "diff", a, b) for a, b in zip(PACKAGES_DAYS, PACKAGES_DAYS[1:])]
+    # The archive itself lists (and signs) a second patch that does not give today's file.
+    wrong = [patches[0], patches[1].replace(b"deb12u1", b"deb12u9")]
+    archive_with_pdiffs(tmp_path, signing_key, listed_patches=wrong)
+
+    with pytest.raises(ArchiveError, match="pdiffs tried") as info:
+        fetch_suite(source, cache, now=LATER)
+
+    assert "not the state its Index lists" in str(info.value)
+    assert sha256(PACKAGES_DAYS[2]) not in store(cache)
+    assert not [name for name in store(cache) if name.startswith(".tmp")]
+    assert cached_suite(source, cache, now=LATER).key() == old.key()
+
+
+def test_pdiffs_stand_in_for_an_out_of_sync_contents(tmp_path, signing_key):
+    """The trixie case: the mirror serves yesterday's Contents; today's comes from yesterday's and a patch."""
+    source, cache, old = fetch_day_one(tmp_path, signing_key, (tmp_path / "mirror").as_uri())
+    today = CONTENTS_AMD64 + b"usr/lib/python3/dist-packages/lxml-4.9.2.egg-info/PKG-INFO python/python3-lxml\n"
+    patch = ed_script(tmp_path / "diff", CONTENTS_AMD64, today)
+    files = dict(DEBIAN_FILES, **{"main/Contents-amd64.gz": today})
+    files["main/Contents-amd64.diff/Index"] = diff_index([CONTENTS_AMD64, today], [patch])
+    archive = make_archive(
+        tmp_path / "mirror", signing_key, files, date=DEFAULT_DATE + timedelta(days=1), acquire_by_hash=True
+    )
+    (archive.path("main/Contents-amd64.diff") / f"{PATCH_NAMES[0]}.gz").write_bytes(gzip.compress(patch, mtime=0))
+    stale = archive.path("main/Contents-amd64.gz")
+    (archive.path("main/by-hash/SHA256") / sha256(stale.read_bytes())).unlink()
+    rewrite(stale, CONTENTS_AMD64 + b"\n")  # out of sync: neither yesterday's nor today's
+
+    fetched = fetch_suite(source, cache, now=LATER)
+
+    assert fetched.contents_problem is None
+    assert [f.name for f in fetched.contents] == ["main/Contents-all.gz", "main/Contents-amd64"]
+    assert fetched.contents[1].path.read_bytes() == today
+
+
+def test_pdiffs_need_an_older_copy(tmp_path, signing_key):
+    archive = archive_with_pdiffs(tmp_path, signing_key)
+    with pytest.raises(ArchiveError, match="pdiffs tried: no older verified copy of it in the cache"):
+        fetch_suite(source_for(archive, archive.root.as_uri()), tmp_path / "cache", now=LATER)
 
 
 def test_truncated_download_is_called_truncated(tmp_path, signing_key):

@@ -15,6 +15,15 @@ What is read from a mirror (paths relative to its base URL)::
 A listed variant that the mirror does not have (404) gives way to the next
 listed one; Debian lists uncompressed files that it does not serve.
 
+Where none of them can be had and the Release lists ``FILE.diff/Index``
+(apt's pdiffs; debvenv.sources.pdiff), an older verified copy of the file
+still in the cache is brought up to date with the patches that Index lists,
+and kept uncompressed, as the Release's uncompressed ``FILE`` (its size and
+SHA256 are checked)::
+
+    dists/SUITE/DIR/FILE.diff/Index            by-hash, else plain; checked against the Release
+    dists/SUITE/DIR/FILE.diff/NAME.gz          each patch, by-hash, else plain; checked against the Index
+
 The cache, under the directory the caller passes (``$XDG_CACHE_HOME/debvenv``)::
 
     files/sha256/HEX           every verified index file, as downloaded (compressed), by its SHA256
@@ -33,7 +42,8 @@ refers to (a failed fetch's, a superseded Release's) and stray temporary
 files are deleted whenever a fetch ends with no other fetch running.
 
 Each index file is tried by hash, then by its plain path, in each listed
-compression, before it fails; a whole download whose size is not the listed
+compression, then by pdiffs, before it fails (the message then says why
+pdiffs did not help); a whole download whose size is not the listed
 one is "out of sync" (a mirror mid-sync), one that ended before its
 Content-Length is "truncated". A bad signature, an expired or future
 Release, or a Packages file that cannot be verified raises the error types
@@ -82,6 +92,8 @@ from typing import (
 
 from debvenv import __version__
 from debvenv.errors import EnvironmentFailure
+from debvenv.sources import compression
+from debvenv.sources import pdiff
 from debvenv.sources import store as cachefs
 from debvenv.sources.release import (
     FUTURE_MARGIN,
@@ -387,11 +399,13 @@ def _fetch(
             )
         wanted, select_warnings = _select(source, release)
         warnings.extend(select_warnings)
+        # What the last fetches verified: the start of a pdiff chain for a file that cannot be had whole.
+        older = _older_copies(_read_state(suite_dir) or {}, store)
         chosen: List[Tuple[IndexFileEntry, Optional[str], str]] = []
         problems: List[str] = []
         for kind, component, candidates in wanted:
             try:
-                entry = _obtain(source, release, store, candidates, progress)
+                entry = _obtain(source, release, store, candidates, progress, older=older)
             except IndexHashError as exc:
                 # Packages is what every answer stands on; Contents only names, and has stand-ins.
                 if kind != "contents":
@@ -558,11 +572,15 @@ def _obtain(
     store: Path,
     candidates: Sequence[IndexFileEntry],
     progress: Optional[Progress],
+    *,
+    older: Mapping[str, Sequence[IndexFileEntry]] = {},
 ) -> IndexFileEntry:
     """The first candidate already in the store, else the first one the mirror serves verified.
 
-    Every listed compression is tried by hash, then by plain path; only when
-    none verifies does the file fail, with what each URL gave.
+    Every listed compression is tried by hash, then by plain path; then
+    pdiffs applied to an older verified copy (``older``, by uncompressed
+    name), where the Release lists a diff Index. Only when none verifies
+    does the file fail, with what each URL gave and why pdiffs did not help.
     """
     for entry in candidates:
         if _in_store(store, entry):
@@ -578,23 +596,262 @@ def _obtain(
                 missing.append(_public(url))
             except IndexHashError as exc:
                 failures.append(exc)
+    base = _uncompressed_name(candidates[0].path)
+    tried = ""
+    if f"{base}{_DIFF_INDEX}" in release.files:
+        try:
+            return _patched(source, release, store, base, older.get(base, ()), progress)
+        except _PdiffFailed as exc:
+            tried = f"; pdiffs tried: {exc}"
     names = ", ".join(c.path for c in candidates)
     if not failures:
         raise ArchiveError(
             f"{source.describe()}: {names} listed in {release.source} but not on the mirror "
-            f"(tried {', '.join(missing)})"
+            f"(tried {', '.join(missing)}){tried}"
         )
     text = "; ".join(str(f) for f in failures)
     if missing:
         text += f" (not found: {', '.join(missing)})"
+    text += tried
     # Out of sync everywhere is the everyday mirror mid-sync; anything else may be worse.
     kind = IndexOutOfSyncError if all(isinstance(f, IndexOutOfSyncError) for f in failures) else IndexHashError
     error = kind(text)
     # One line for a warning: the file, what went wrong, and whether by-hash was there at all.
     reasons = "; ".join(dict.fromkeys(getattr(f, "reason", None) or _after_url(str(f)) for f in failures))
     by_hash_missing = any("/by-hash/" in url for url in missing)
-    error.summary = f"{candidates[0].path}: {reasons}" + (" (by-hash: not found)" if by_hash_missing else "")
+    error.summary = (
+        f"{candidates[0].path}: {reasons}" + (" (by-hash: not found)" if by_hash_missing else "") + tried
+    )
     raise error
+
+
+# ---------------------------------------------------------------- pdiffs
+
+
+_DIFF_INDEX = ".diff/Index"
+_COMPRESSED = (".gz", ".xz", ".bz2", ".lzma", ".zst")
+
+
+class _PdiffFailed(Exception):
+    """Why pdiffs gave no verified file; said after the whole file's own failure."""
+
+
+def _uncompressed_name(name: str) -> str:
+    for suffix in _COMPRESSED:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _older_copies(state: Mapping[str, object], store: Path) -> Dict[str, List[IndexFileEntry]]:
+    """The verified index files a state names that the store still holds, by uncompressed name."""
+    rows: List[Tuple[object, object]] = []
+    files = state.get("files")
+    if isinstance(files, dict):
+        rows.extend(files.items())
+    verified_set = state.get("verified_set")
+    if isinstance(verified_set, dict) and isinstance(verified_set.get("files"), list):
+        rows.extend((row.get("name"), row) for row in verified_set["files"] if isinstance(row, dict))
+    found: Dict[str, List[IndexFileEntry]] = {}
+    for name, info in rows:
+        if not isinstance(name, str) or not isinstance(info, dict):
+            continue
+        sha, size = info.get("sha256"), info.get("size")
+        if not isinstance(sha, str) or not _HEX64.match(sha) or type(size) is not int or size < 0:
+            continue
+        entry = IndexFileEntry(path=name, size=size, sha256=sha)
+        same = found.setdefault(_uncompressed_name(name), [])
+        if entry not in same and _in_store(store, entry):
+            same.append(entry)
+    return found
+
+
+def _patched(
+    source: SuiteSource,
+    release: Release,
+    store: Path,
+    base: str,
+    older: Sequence[IndexFileEntry],
+    progress: Optional[Progress],
+) -> IndexFileEntry:
+    """``base`` uncompressed, made from an older verified copy by the Release's pdiffs, in the store.
+
+    Every byte used is verified first: the diff Index against the Release,
+    each patch as served against the Index's SHA256-Download and inflated
+    against its SHA256-Patches, each state reached against the Index's
+    History, and the result against the Release's uncompressed ``base``.
+    Raises _PdiffFailed saying why not.
+    """
+    target = release.files.get(base)
+    if target is None:
+        # The cache reads back what the Release lists; a file it does not list could not be found again.
+        raise _PdiffFailed(f"the Release lists no uncompressed {base} to check the result against")
+    if not older:
+        raise _PdiffFailed("no older verified copy of it in the cache")
+    listed = release.files[f"{base}{_DIFF_INDEX}"]
+    if listed.size > pdiff.MAX_INDEX_BYTES:
+        raise _PdiffFailed(f"{listed.path} is listed at {listed.size} bytes, more than a diff Index is")
+    index_path = _fetch_one(source, release, store, listed, progress)
+    try:
+        text = cachefs.read_file(index_path, pdiff.MAX_INDEX_BYTES).decode("utf-8")
+        index = pdiff.parse_diff_index(text, source=listed.path)
+    except (OSError, cachefs.UnsafeCacheError, UnicodeDecodeError, pdiff.PdiffError) as exc:
+        raise _PdiffFailed(str(exc)) from None
+    if (index.current.sha256, index.current.size) != (target.sha256, target.size):
+        raise _PdiffFailed(f"{listed.path}: its SHA256-Current is not the {base} the Release lists")
+
+    start, state = _in_history(store, older, index)
+    try:
+        chain = index.chain(state.sha256)
+    except pdiff.PdiffError as exc:
+        raise _PdiffFailed(f"{listed.path}: {exc}") from None
+    # apt's rule too: patches adding up to more than the file are no saving.
+    total = sum(step.patch.size for step in chain)
+    if total > target.size:
+        raise _PdiffFailed(f"{len(chain)} patches of {total} bytes, more than the {target.size} of the file")
+
+    directory = f"{base}.diff"
+    current, size = store / start.sha256, state.size
+    made: List[Path] = []
+    try:
+        if not chain:
+            # The cached copy inflates to today's file: no patch, only the inflating.
+            same = pdiff.Patch(name="(none)", patch=index.current, download=index.current, result=index.current)
+            made.append(_apply_patch(store, current, size, (), same, base))
+            current = made[-1]
+        for step in chain:
+            if max(step.patch.size, step.download.size) > pdiff.MAX_PATCH_BYTES:
+                raise _PdiffFailed(f"patch {step.name} is {step.patch.size} bytes, more than debvenv applies")
+            served = IndexFileEntry(
+                path=f"{directory}/{step.name}.gz", size=step.download.size, sha256=step.download.sha256
+            )
+            script = _patch_text(store, _fetch_one(source, release, store, served, progress), step)
+            try:
+                hunks = pdiff.parse_ed(script, source=served.path)
+            except pdiff.PdiffError as exc:
+                raise _PdiffFailed(str(exc)) from None
+            current = _apply_patch(store, current, size, hunks, step, served.path)
+            for path in made:  # the state before: at most two on disk at a time
+                _unlink(path)
+            made = [current]
+            size = step.result.size
+        # The last state reached is Current, which is the Release's own: checked once more, all the same.
+        check_index_file(target, current, source=f"{base} (patched)")
+        os.chmod(current, 0o644)
+        os.replace(current, store / target.sha256)
+        made.remove(current)
+    except IndexHashError as exc:
+        raise _PdiffFailed(str(exc)) from None
+    except OSError as exc:
+        raise ArchiveError(f"cannot write to the cache {store}: {exc}") from None
+    finally:
+        for path in made:
+            _unlink(path)
+    return target
+
+
+def _fetch_one(
+    source: SuiteSource, release: Release, store: Path, entry: IndexFileEntry, progress: Optional[Progress]
+) -> Path:
+    """``entry`` verified in the store, by hash, then by its plain path; _PdiffFailed if neither."""
+    if _in_store(store, entry):
+        return store / entry.sha256
+    problems: List[str] = []
+    for url in _urls(source, release, entry):
+        try:
+            _download(url, entry, store, progress, listed_in=_listed_in(release))
+            return store / entry.sha256
+        except _NotFound:
+            problems.append(f"{_public(url)}: not found")
+        except IndexHashError as exc:
+            problems.append(str(exc))
+    raise _PdiffFailed("; ".join(problems))
+
+
+def _uncompressed_sha256(path: Path, index: pdiff.DiffIndex) -> Optional[str]:
+    """The SHA256 of ``path`` inflated, or None when it inflates past every state the index lists."""
+    limit = max(index.history_sizes() + (index.current.size,))
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            for block in compression.blocks(stream.read, limit=limit, read_size=_CHUNK, block=_CHUNK):
+                digest.update(block)
+    except (compression.TooLarge, compression.Corrupt, OSError):
+        return None
+    return digest.hexdigest()
+
+
+def _in_history(
+    store: Path, older: Sequence[IndexFileEntry], index: pdiff.DiffIndex
+) -> Tuple[IndexFileEntry, pdiff.FileHash]:
+    """The first older copy that, inflated, is a state the index lists; and that state."""
+    known = {state.sha256: state for _, state in index.history}
+    known[index.current.sha256] = index.current
+    for entry in older:
+        sha = _uncompressed_sha256(store / entry.sha256, index)
+        if sha is not None and sha in known:
+            return entry, known[sha]
+    raise _PdiffFailed("the cached copy is not in its history (older than the patches kept)")
+
+
+def _patch_text(store: Path, path: Path, step: pdiff.Patch) -> bytes:
+    """A downloaded patch inflated, checked against the diff Index's SHA256-Patches."""
+    chunks: List[bytes] = []
+    try:
+        with open(path, "rb") as stream:
+            # One byte past the listed size is enough to call it wrong.
+            for block in compression.blocks(stream.read, limit=step.patch.size + 1, read_size=_CHUNK, block=_CHUNK):
+                chunks.append(block)
+    except compression.TooLarge:
+        raise _PdiffFailed(f"patch {step.name}: inflates past the {step.patch.size} bytes its Index lists") from None
+    except compression.Corrupt as exc:
+        raise _PdiffFailed(f"patch {step.name}: {exc}") from None
+    except OSError as exc:
+        raise ArchiveError(f"cannot read the cache {path}: {exc}") from None
+    data = b"".join(chunks)
+    if len(data) != step.patch.size or hashlib.sha256(data).hexdigest() != step.patch.sha256:
+        raise _PdiffFailed(f"patch {step.name}: inflated, it is not the patch its Index lists (SHA256-Patches)")
+    return data
+
+
+def _apply_patch(
+    store: Path, old: Path, old_size: int, hunks: Tuple[pdiff.Hunk, ...], step: pdiff.Patch, where: str
+) -> Path:
+    """A temporary file in the store: ``old`` (``old_size`` bytes inflated) with ``hunks`` applied,
+    checked against ``step.result``."""
+    fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=str(store))
+    tmp = Path(name)
+    digest = hashlib.sha256()
+    written = 0
+
+    def write(data: bytes) -> None:
+        nonlocal written
+        written += len(data)
+        if written > step.result.size:
+            raise _PdiffFailed(f"patch {step.name}: the result grows past the {step.result.size} bytes listed")
+        digest.update(data)
+        out.write(data)
+
+    try:
+        with os.fdopen(fd, "wb") as out, open(old, "rb") as stream:
+            blocks = compression.blocks(stream.read, limit=old_size, read_size=_CHUNK, block=_CHUNK)
+            try:
+                pdiff.apply_ed(hunks, blocks, write, source=where)
+            except pdiff.PdiffError as exc:
+                raise _PdiffFailed(str(exc)) from None
+            except (compression.TooLarge, compression.Corrupt) as exc:
+                raise _PdiffFailed(f"{old}: {exc}") from None
+            out.flush()
+            os.fsync(out.fileno())
+        if written != step.result.size or digest.hexdigest() != step.result.sha256:
+            raise _PdiffFailed(
+                f"patch {step.name}: the result is not the state its Index lists "
+                f"({written} bytes, {step.result.size} listed)"
+            )
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
 
 
 def _after_url(message: str) -> str:
