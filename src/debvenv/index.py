@@ -22,7 +22,7 @@ MAPPING_METADATA = "metadata"  # a dpkg-owned .dist-info/.egg-info on this machi
 MAPPING_CONTENTS = "contents"  # a dist-packages/*.dist-info path in a Contents index
 # When the suite's Contents cannot be verified (or it publishes none), in order of preference:
 MAPPING_CACHED_CONTENTS = "cached-contents"  # the newest verified Contents in the cache
-MAPPING_DH_PYTHON = "dh-python"  # the name list in the suite's own verified dh-python .deb
+MAPPING_DH_PYTHON = "dh-python"  # dh-python's name list: the suite's own verified .deb (or the installed one)
 MAPPING_GUESSED = "guessed"  # the python3-<name> naming rule (or this machine's dh-python list)
 # Names a pocket's release may know better: its Contents, where verified, wins over these.
 DEGRADED_MAPPINGS = frozenset({MAPPING_CACHED_CONTENTS, MAPPING_DH_PYTHON, MAPPING_GUESSED})

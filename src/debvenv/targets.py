@@ -33,12 +33,13 @@ from debvenv.errors import EnvironmentFailure, InputError
 from debvenv.index import (
     MAPPING_CACHED_CONTENTS,
     MAPPING_DH_PYTHON,
+    Provider,
     SuiteIndex,
     Target,
     load_cached_index,
     save_cached_index,
 )
-from debvenv.sources import aptconf, aptsources, dpkgdb
+from debvenv.sources import aptconf, aptlists, aptsources, dpkgdb
 from debvenv.sources import store as cachefs
 from debvenv.sources.archive import (
     ArchiveError,
@@ -56,6 +57,7 @@ from debvenv.sources.installed import DEFAULT_PYTHON, load_installed
 from debvenv.sources.packages import PackageRecord, PackagesError, find_pool_file, read_packages
 from debvenv.sources.release import ReleaseError
 from debvenv.sources.suite import (
+    DH_PYTHON_FALLBACK,
     DH_PYTHON_LIST,
     Providers,
     borrow_mapping,
@@ -110,6 +112,8 @@ class TargetOptions:
     max_age: timedelta = DEFAULT_MAX_AGE
     now: Optional[datetime] = None
     progress: Optional[Progress] = field(default=None, compare=False)
+    # dh-python's name list where dh-python is installed (the apt target's stand-in for Contents).
+    dh_python_fallback: Path = DH_PYTHON_FALLBACK
 
 
 @dataclass(frozen=True)
@@ -576,12 +580,114 @@ def load_target(name: str, options: TargetOptions) -> SuiteIndex:
     if name == INSTALLED:
         return load_installed(options.python, options.admin_dir)
     if name == APT:
-        from debvenv.sources.aptlists import load_apt_lists
-
-        return load_apt_lists(
-            options.apt_lists_dir, arch=options.arch or machine_arch(), etc_dir=options.apt_etc_dir
-        )
+        return load_apt_target(options)
     return load_suite_target(parse_target(name), options)
+
+
+def load_apt_target(options: TargetOptions) -> SuiteIndex:
+    """The ``apt`` target; where apt's lists carry no Contents (no apt-file), the names come from
+    the same stand-ins as for a suite whose Contents cannot be verified (``_apt_cached_names``,
+    ``_apt_name_list``)."""
+    options = dataclasses.replace(options, arch=options.arch or machine_arch())
+    return aptlists.load_apt_lists(
+        options.apt_lists_dir,
+        arch=options.arch or "",
+        etc_dir=options.apt_etc_dir,
+        cached_names=_apt_cached_names(options) if options.cache_dir is not None else None,
+        name_list=_apt_name_list(options),
+    )
+
+
+def _apt_cached_names(options: TargetOptions) -> aptlists.CachedNames:
+    """Names for a release of apt's lists from the Contents debvenv verified and cached for it.
+
+    A pocket (bookworm-security) takes its release's, as a suite does. The
+    cache is only read: the mirror is not asked, and a cached suite that no
+    longer verifies (another keyring) is not used.
+    """
+    Older = Tuple[Mapping[str, Sequence[Provider]], str, Set[str]]  # providers, the note, their packages
+    found: Dict[str, Optional[Older]] = {}
+
+    def older_names(base: str) -> Optional[Older]:
+        if base not in found:
+            found[base] = None
+            try:
+                found[base] = _cached_suite_names(base, options)
+            except (InputError, EnvironmentFailure):
+                pass  # no apt source names it, or the cached copy is unusable: the next stand-in
+        return found[base]
+
+    def cached_names(release: str, packages: Mapping[str, PackageRecord]) -> Optional[Tuple[Providers, str]]:
+        older = older_names(base_suite(release))
+        if older is None:
+            return None
+        providers_then, note, known = older
+        providers = carry_mapping(packages, providers_then, suite=release, mapping=MAPPING_CACHED_CONTENTS)
+        newer = {n: packages[n] for n in packages if n.startswith("python3-") and n not in known}
+        for key, group in guessed_providers(newer, {}, suite=release).items():
+            providers.setdefault(key, group)
+        return providers, note
+
+    return cached_names
+
+
+def _cached_suite_names(
+    base: str, options: TargetOptions
+) -> Optional[Tuple[Mapping[str, Sequence[Provider]], str, Set[str]]]:
+    """The providers of ``base``'s verified Contents in the cache, the note saying so, their packages."""
+    fetched = cached_suite(suite_source(base, None, options), _cache_dir(options), now=_now(options))
+    if fetched is not None and fetched.contents:
+        providers: Mapping[str, Sequence[Provider]] = suite_index(fetched, options).providers  # parsed once
+        when, fetched_at = fetched.release.date, fetched.fetched_at
+    elif fetched is not None and fetched.verified_contents is not None:
+        older = fetched.verified_contents
+        old_packages = _Components([read_packages(f.path, name=f.name, limit=f.expanded_size) for f in older.packages])
+        distributions = python_distributions(
+            *(f.path for f in older.contents), limits=[f.expanded_size for f in older.contents]
+        )
+        providers = contents_providers(old_packages, distributions, suite=base)
+        when, fetched_at = older.release_date, older.fetched_at
+    else:
+        return None
+    note = (
+        f"names come from {base}'s Contents of {when:%Y-%m-%d} (verified and cached by debvenv "
+        f"{fetched_at:%Y-%m-%d %H:%M} UTC), versions from apt's lists"
+    )
+    return providers, note, {p.package for group in providers.values() for p in group}
+
+
+def _apt_name_list(options: TargetOptions) -> aptlists.NameList:
+    """dh-python's name list: this machine's where dh-python is installed, else the one in the
+    dh-python .deb that apt's lists name, fetched from that release's apt source and checked
+    against the SHA256 in those lists (which apt verified when it stored them)."""
+    def name_list(lists: aptlists.AptLists) -> Optional[Tuple[Dict[str, str], str]]:
+        names = read_dh_python_fallback(options.dh_python_fallback)
+        if names:
+            return names, f"dh-python's name list {options.dh_python_fallback}"
+        try:
+            found = aptlists.find_pool_file_in_lists(lists, "dh-python")
+        except (EnvironmentFailure, PackagesError) as exc:
+            return {}, f"dh-python's name list could not be read ({exc})"
+        if found is None:
+            return None
+        listed_in, pool = found
+        release = listed_in.release.name if listed_in.release is not None else None
+        try:
+            if release is None:
+                raise ArchiveError(f"{listed_in.path}: no Release beside it to find its apt source")
+            source = suite_source(release, None, options)
+            deb = fetch_pool_file(
+                source, _fetch_cache_dir(options), pool.filename, sha256=pool.sha256, size=pool.size,
+                progress=options.progress,
+            )  # fmt: skip
+            text = read_member(deb, DH_PYTHON_LIST).decode("utf-8", "replace")
+        except (InputError, EnvironmentFailure, DebFileError) as exc:
+            return {}, f"dh-python {pool.version}'s name list could not be had ({exc})"
+        return parse_name_list(text), (
+            f"the name list of dh-python {pool.version}, fetched as apt's lists name it (checked against their SHA256)"
+        )
+
+    return name_list
 
 
 def load_targets(

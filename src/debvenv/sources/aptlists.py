@@ -38,20 +38,29 @@ pins present on the machine are named in a warning.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from debvenv.debversion import compare_debian_versions
 from debvenv.errors import EnvironmentFailure
-from debvenv.index import SuiteIndex
+from debvenv.index import MAPPING_DH_PYTHON, SuiteIndex
 from debvenv.sources import suite
 from debvenv.sources.aptsources import DEFAULT_ETC_DIR
 from debvenv.sources.contents import ContentsDistribution, ContentsError, python_distributions
-from debvenv.sources.packages import PYTHON3, PackageRecord, PackagesIndex, parse_packages, read_packages
+from debvenv.sources.packages import (
+    PYTHON3,
+    PackageRecord,
+    PackagesIndex,
+    PoolFile,
+    find_pool_file,
+    parse_packages,
+    read_packages,
+)
 
 TARGET_ID = "apt"
 KIND = "apt"
@@ -62,9 +71,15 @@ PRIORITY_DEFAULT = 500
 PRIORITY_BUT_AUTOMATIC_UPGRADES = 100
 PRIORITY_NOT_AUTOMATIC = 1
 
-NO_CONTENTS_WARNING = (
-    "no Contents in apt lists (install apt-file and run apt-file update): mappings are guessed"
-)
+NO_CONTENTS = "no Contents in apt lists (install apt-file and run apt-file update)"
+NO_CONTENTS_WARNING = f"{NO_CONTENTS}: mappings are guessed"
+
+# A release without Contents in apt lists, and its candidates -> providers from
+# Contents debvenv verified and cached for it, and where they come from; None: none.
+CachedNames = Callable[[str, Mapping[str, PackageRecord]], Optional[Tuple[suite.Providers, str]]]
+# The lists found -> dh-python's name list {name: package}, and where it comes from; None: none;
+# ({}, why) when there is one that could not be read.
+NameList = Callable[["AptLists"], Optional[Tuple[Dict[str, str], str]]]
 
 # Compressions parse_packages and python_distributions recognise by their magic bytes.
 _READ_IN_PYTHON = ("", "gz", "xz")
@@ -236,6 +251,32 @@ def read_packages_list(lst: ListFile, apt_helper: Path) -> PackagesIndex:
     """One Packages list, decompressed once."""
     if lst.compression in _READ_IN_PYTHON:
         return read_packages(lst.path)
+    return parse_packages(_helper_output(lst, apt_helper), os.fspath(lst.path))
+
+
+def find_pool_file_in_lists(
+    lists: "AptLists", package: str, apt_helper: Path = DEFAULT_APT_HELPER
+) -> Optional[Tuple[ListFile, PoolFile]]:
+    """``package``'s .deb as apt's candidate list names it (the highest priority, then version),
+    and that list."""
+    best: Optional[Tuple[int, PoolFile, ListFile]] = None
+    for lst in lists.packages:
+        if lst.compression in _READ_IN_PYTHON:
+            found = find_pool_file(lst.path, package)
+        else:
+            found = find_pool_file(io.BytesIO(_helper_output(lst, apt_helper)), package, name=os.fspath(lst.path))
+        if found is None:
+            continue
+        if (
+            best is None
+            or lst.priority > best[0]
+            or (lst.priority == best[0] and compare_debian_versions(found.version, best[1].version) > 0)
+        ):
+            best = (lst.priority, found, lst)
+    return (best[2], best[1]) if best is not None else None
+
+
+def _helper_output(lst: ListFile, apt_helper: Path) -> bytes:
     try:
         proc = subprocess.run(
             _helper_command(apt_helper, lst.path), capture_output=True, env=_c_locale(), check=False
@@ -244,7 +285,7 @@ def read_packages_list(lst: ListFile, apt_helper: Path) -> PackagesIndex:
         raise AptListsError(f"{lst.path}: cannot run {apt_helper}: {error}") from error
     if proc.returncode != 0:
         raise _helper_failed(lst.path, proc.returncode, proc.stderr)
-    return parse_packages(proc.stdout, os.fspath(lst.path))
+    return proc.stdout
 
 
 def read_contents_lists(lists: Sequence[ListFile], apt_helper: Path) -> List[ContentsDistribution]:
@@ -393,6 +434,16 @@ def pinning_files(etc_dir: Path) -> Tuple[Path, ...]:
 # ---------------------------------------------------------------- the target
 
 
+def installed_name_list(fallback: Path = suite.DH_PYTHON_FALLBACK) -> NameList:
+    """dh-python's name list as installed on this machine (None where dh-python is not)."""
+
+    def name_list(lists: "AptLists") -> Optional[Tuple[Dict[str, str], str]]:
+        names = suite.read_dh_python_fallback(fallback)
+        return (names, f"dh-python's name list {fallback}") if names else None
+
+    return name_list
+
+
 def load_apt_lists(
     lists_dir: Path = DEFAULT_LISTS_DIR,
     *,
@@ -400,13 +451,20 @@ def load_apt_lists(
     fallback: Path = suite.DH_PYTHON_FALLBACK,
     apt_helper: Path = DEFAULT_APT_HELPER,
     etc_dir: Path = DEFAULT_ETC_DIR,
+    cached_names: Optional[CachedNames] = None,
+    name_list: Optional[NameList] = None,
 ) -> SuiteIndex:
     """The ``apt`` target: every Python distribution apt would install, at apt's candidate version.
 
-    Mappings come from apt-file's Contents lists where a release has them,
-    else from dh-python's ``fallback`` list and the ``python3-<name>`` rule
-    (``mapping: guessed``). ``etc_dir`` is only looked at for pins, which
-    are reported, not applied.
+    Mappings come from apt-file's Contents lists where a release has them;
+    else, as for a suite whose Contents cannot be verified: from Contents
+    that debvenv verified and cached for that release (``cached_names``,
+    ``mapping: cached-contents``), else from dh-python's name list
+    (``name_list``, by default this machine's ``fallback``; ``mapping:
+    dh-python``), else from the ``python3-<name>`` rule (``mapping:
+    guessed``). One warning per source of names says which releases took
+    their names from it. ``etc_dir`` is only looked at for pins, which are
+    reported, not applied.
     """
     found = find_lists(lists_dir, arch=arch)
     candidates = choose_candidates([(lst, read_packages_list(lst, apt_helper)) for lst in found.packages])
@@ -419,10 +477,10 @@ def load_apt_lists(
     contents_of: Dict[Optional[AptRelease], List[ListFile]] = {}
     for lst in found.contents:
         contents_of.setdefault(lst.release, []).append(lst)
-    warnings: List[str] = []
-    if not found.contents:
-        warnings.append(NO_CONTENTS_WARNING)
-    guessed_map: Optional[Dict[str, str]] = None
+    names_list = name_list if name_list is not None else installed_name_list(fallback)
+    listed: List[Optional[Tuple[Dict[str, str], str]]] = []  # computed once, when first needed
+    # Where the names of releases without Contents come from -> those releases.
+    stand_ins: Dict[str, List[str]] = {}
     indexes = []
     for release, packages in candidates.by_release:
         name = release.name if release is not None else None
@@ -430,14 +488,32 @@ def load_apt_lists(
             distributions = read_contents_lists(contents_of[release], apt_helper)
             indexes.append(suite.contents_providers(packages, distributions, suite=name))
             continue
-        if guessed_map is None:
-            guessed_map = suite.read_dh_python_fallback(fallback)
-        providers = suite.guessed_providers(packages, guessed_map, suite=name)
+        cached = cached_names(name, packages) if cached_names is not None and name is not None else None
+        if cached is not None:
+            providers, where = cached
+        else:
+            if not listed:
+                listed.append(names_list(found))
+            if listed[0] is not None and listed[0][0]:
+                names, where = listed[0]
+                where = f"names come from {where}, versions from apt's lists; names it lacks are guessed"
+                providers = suite.guessed_providers(packages, names, suite=name, list_mapping=MAPPING_DH_PYTHON)
+            else:
+                # No list, or (no names, why): the naming rule, and the why said with it.
+                where = f"{listed[0][1]}: mappings are guessed" if listed[0] is not None else "mappings are guessed"
+                providers = suite.guessed_providers(packages, {}, suite=name)
         indexes.append(providers)
-        if found.contents and providers:
-            # Some releases have Contents, this one has not: say which answers are guesses.
-            warnings.append(f"no Contents for {name or 'a release'} in apt lists: its mappings are guessed")
+        if providers:
+            stand_ins.setdefault(where, []).append(name or "a release")
 
+    warnings: List[str] = []
+    for where, releases in stand_ins.items():
+        if not found.contents:
+            warnings.append(f"{NO_CONTENTS}: {where}" + ("" if len(stand_ins) == 1 else f" ({', '.join(releases)})"))
+        else:
+            # Some releases have Contents, these have not: say which answers are not from Contents.
+            its = "its mappings are guessed" if where == "mappings are guessed" else where
+            warnings.append(f"no Contents for {', '.join(releases)} in apt lists: {its}")
     pins = pinning_files(etc_dir)
     if pins:
         warnings.append(

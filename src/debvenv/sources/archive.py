@@ -350,13 +350,18 @@ def fetch_pool_file(
             except _Unreachable as exc:
                 raise ArchiveError(f"cannot fetch {_public(exc.url)}: {exc.reason}") from None
         state = _read_state(suite_dir)
-        if state is not None:
-            pool = state.get("pool") if isinstance(state.get("pool"), dict) else {}
-            pool = dict(pool, **{filename: {"sha256": sha256, "size": size}})  # type: ignore[arg-type]
-            try:
-                _write_state(suite_dir, dict(state, pool=pool))
-            except OSError as exc:
-                raise ArchiveError(f"cannot write to the cache {suite_dir}: {exc}") from None
+        if state is None:
+            # The suite itself was never fetched (the apt target's dh-python .deb, named in apt's
+            # lists): a state naming only the pool file keeps it from garbage collection. With no
+            # signed Release in it, it is no cached suite (_load_cached), and a fetch keeps its pool.
+            state = {"schema": _STATE_SCHEMA, "mirror": _public(source.mirror), "suite": source.suite,
+                     "signed": {}, "files": {}, "verified_set": None, "contents_problem": None}  # fmt: skip
+        pool = state.get("pool") if isinstance(state.get("pool"), dict) else {}
+        pool = dict(pool, **{filename: {"sha256": sha256, "size": size}})  # type: ignore[arg-type]
+        try:
+            _write_state(suite_dir, dict(state, pool=pool))
+        except OSError as exc:
+            raise ArchiveError(f"cannot write to the cache {suite_dir}: {exc}") from None
     return store / sha256
 
 
