@@ -15,6 +15,7 @@ the end of the test).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import gzip
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator, List, Mapping, Optional, Sequence
+from typing import Callable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import pytest
 
@@ -223,10 +224,50 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass  # keep pytest's output for test results
 
 
+class _GuardedHandler(_QuietHandler):
+    """Records each request's Authorization header; answers 401 without the login, or redirects."""
+
+    login: Optional[Tuple[str, str]] = None
+    redirect_to: Optional[str] = None
+    seen: List[Tuple[str, Optional[str]]] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib's name
+        header = self.headers.get("Authorization")
+        self.seen.append((self.path, header))
+        if self.login is not None:
+            token = base64.b64encode(":".join(self.login).encode()).decode()
+            if header != f"Basic {token}":
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="debvenv test"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+        if self.redirect_to is not None:
+            self.send_response(302)
+            self.send_header("Location", self.redirect_to.rstrip("/") + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+
 @contextlib.contextmanager
-def serve_directory(root: Path) -> Iterator[str]:
-    """Serve ``root`` on 127.0.0.1 (a free port) in a thread; yields the base URL ending in /."""
-    handler = functools.partial(_QuietHandler, directory=str(root))
+def serve_directory(
+    root: Path,
+    *,
+    login: Optional[Tuple[str, str]] = None,
+    redirect_to: Optional[str] = None,
+    seen: Optional[List[Tuple[str, Optional[str]]]] = None,
+) -> Iterator[str]:
+    """Serve ``root`` on 127.0.0.1 (a free port) in a thread; yields the base URL ending in /.
+
+    ``login``: (user, password) that HTTP Basic must give, else 401. ``redirect_to``: answer
+    every request (once its login passed) with a 302 to that base URL. ``seen`` collects
+    (path, Authorization header or None) of every request.
+    """
+    attributes = {"login": login, "redirect_to": redirect_to, "seen": seen if seen is not None else []}
+    handler_class = type("Handler", (_GuardedHandler,), attributes)
+    handler = functools.partial(handler_class, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="serve_directory", daemon=True)
     thread.start()
@@ -282,7 +323,7 @@ def expired_signing_key() -> Iterator[SigningKey]:
 
 
 @pytest.fixture
-def serve_http() -> Iterator[Callable[[Path], str]]:
-    """``serve_http(root)`` -> base URL; every server stops when the test ends."""
+def serve_http() -> Iterator[Callable[..., str]]:
+    """``serve_http(root, **serve_directory's options)`` -> base URL; every server stops when the test ends."""
     with contextlib.ExitStack() as stack:
-        yield lambda root: stack.enter_context(serve_directory(root))
+        yield lambda root, **options: stack.enter_context(serve_directory(root, **options))

@@ -62,12 +62,19 @@ NOW = DEFAULT_DATE + timedelta(days=1)
             ("bookworm", "bookworm-security"),
             "file:///srv/mirror/debian",
         ),
-        # Credentials in the URL: everything after the first "@" is the mirror.
-        ("sid@http://user:secret@127.0.0.1/debian", ("sid",), "http://user:secret@127.0.0.1/debian"),
     ],
 )
 def test_parse_target(name, suites, mirror):
     assert parse_target(name) == SuiteTarget(id=name, suites=suites, mirror=mirror)
+
+
+def test_a_login_in_a_target_is_kept_for_fetching_and_masked_in_its_id():
+    # Everything after the first "@" is the mirror, its own "@" included.
+    target = parse_target("sid@http://user:secret@127.0.0.1/debian")
+    assert target == SuiteTarget(id="sid@http://user:***@127.0.0.1/debian", suites=("sid",),
+                                 mirror="http://user:secret@127.0.0.1/debian")  # fmt: skip
+    assert "secret" not in repr(target)
+    assert parse_target("sid@http://user@127.0.0.1/debian").id == "sid@http://user@127.0.0.1/debian"
 
 
 @pytest.mark.parametrize(

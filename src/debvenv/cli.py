@@ -31,6 +31,7 @@ from debvenv.files import MIB, refuse_unsuitable_input, write_report
 from debvenv.plan import render_plan_json, render_plan_table, write_plan
 from debvenv.render import FORMATS, render, render_suite_statuses, verdict_line
 from debvenv.sources import aptsources, dpkgdb
+from debvenv.sources.credentials import mask_text
 from debvenv.sources.installed import DEFAULT_PYTHON
 from debvenv.targets import DEFAULT_MAX_AGE, Progress, TargetOptions
 from debvenv.venv import render_build
@@ -68,7 +69,7 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--apt-etc-dir", type=Path, default=aptsources.DEFAULT_ETC_DIR, metavar="DIR",
-        help=f"apt's configuration directory: sources.list(.d), apt.conf(.d) "
+        help=f"apt's configuration directory: sources.list(.d), apt.conf(.d), auth.conf(.d) "
         f"(default {aptsources.DEFAULT_ETC_DIR})",
     )
     group.add_argument("--mirror", metavar="URL", help="mirror for suites (default: from apt sources)")
@@ -175,10 +176,10 @@ def _check(args: argparse.Namespace) -> int:
 
 def _print_notes(report: CheckReport) -> None:
     for warning in report.warnings:
-        print(f"debvenv: note: {warning}", file=sys.stderr)
+        print(mask_text(f"debvenv: note: {warning}"), file=sys.stderr)
     # The report says it too; on stderr it reaches the operator even with -o or --format json.
     for target in report.failed:
-        print(f"debvenv: error: {target.id}: {target.error}", file=sys.stderr)
+        print(mask_text(f"debvenv: error: {target.id}: {target.error}"), file=sys.stderr)
 
 
 def _which(args: argparse.Namespace) -> int:
@@ -198,7 +199,7 @@ def _plan(args: argparse.Namespace) -> int:
         raise InputError("plan needs exactly one -t TARGET (the system the venv will run on)")
     plan = plan_requirements(args.reqfiles, args.targets[0], _target_options(args), extras=args.extras)
     for warning in plan.warnings:
-        print(f"debvenv: note: {warning}", file=sys.stderr)
+        print(mask_text(f"debvenv: note: {warning}"), file=sys.stderr)
     written = write_plan(plan, args.output)
     for path in written:
         print(f"debvenv: wrote {path}", file=sys.stderr)
@@ -258,7 +259,7 @@ def _debianize(args: argparse.Namespace) -> int:
         replace=args.replace,
     )
     for warning in result.warnings:
-        print(f"debvenv: note: {warning}", file=sys.stderr)
+        print(mask_text(f"debvenv: note: {warning}"), file=sys.stderr)
     sys.stdout.write(render_debianize(result))
     return EXIT_OK
 
@@ -273,7 +274,7 @@ def _index(args: argparse.Namespace) -> int:
     statuses = refresh_indexes(list(args.index_targets) + list(args.targets), options)
     for status in statuses:
         for warning in status.warnings:
-            print(f"debvenv: note: {status.suite}: {warning}", file=sys.stderr)
+            print(mask_text(f"debvenv: note: {status.suite}: {warning}"), file=sys.stderr)
     sys.stdout.write(render_suite_statuses(statuses, datetime.now(timezone.utc), args.format))
     return EXIT_OK
 
@@ -450,12 +451,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.traceback:
             raise
         for problem in error.problems:
-            print(f"debvenv: {problem}", file=sys.stderr)
+            print(mask_text(f"debvenv: {problem}"), file=sys.stderr)
         return error.exit_code
     except DebvenvError as error:
         if args.traceback:
             raise
-        for line in str(error).splitlines() or [type(error).__name__]:
+        # Every URL in a message is already masked where it is made; this is the last guard.
+        for line in mask_text(str(error)).splitlines() or [type(error).__name__]:
             print(f"debvenv: error: {line}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
@@ -469,7 +471,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.traceback:
             raise
         print(
-            f"debvenv: internal error: {type(error).__name__}: {error} "
+            f"debvenv: internal error: {type(error).__name__}: {mask_text(str(error))} "
             "(a bug in debvenv; rerun with --traceback and report it)",
             file=sys.stderr,
         )

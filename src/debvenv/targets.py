@@ -5,11 +5,16 @@ Grammar of a target::
     target  = "installed" / "apt" / suites ["@" mirror]
     suites  = suite *("+" suite)        ; an overlay, seen together as apt sees them
     mirror  = URL                       ; http://, https:// or file://
+                                        ; http(s) may carry user[:password]@ (never file://)
 
 A suite's mirror, components and keyring default to the machine's apt
 sources (the entry for that suite, else the first archive entry of the same
 distribution); ``--mirror``, ``--components``, ``--arch`` and ``--keyring``
 override them, and a mirror written in the target overrides ``--mirror``.
+
+A login in a mirror URL, or in apt's auth.conf (``aptauth``), is sent as
+HTTP Basic authorization and never shown: a target's id, and so every
+report, message and file that names it, has it masked (``user:***@``).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from debvenv.index import (
     load_cached_index,
     save_cached_index,
 )
-from debvenv.sources import aptconf, aptlists, aptsources, dpkgdb
+from debvenv.sources import aptauth, aptconf, aptlists, aptsources, credentials, dpkgdb
 from debvenv.sources import store as cachefs
 from debvenv.sources.archive import (
     ArchiveError,
@@ -99,7 +104,7 @@ class TargetOptions:
     apt_etc_dir: Path = aptsources.DEFAULT_ETC_DIR
     apt_lists_dir: Path = DEFAULT_APT_LISTS
     cache_dir: Optional[Path] = None  # required for suites: $XDG_CACHE_HOME/debvenv at the edge
-    mirror: Optional[str] = None
+    mirror: Optional[str] = field(default=None, repr=False)  # may carry a login
     components: Tuple[str, ...] = ()
     arch: Optional[str] = None
     keyrings: Tuple[Path, ...] = ()
@@ -120,9 +125,9 @@ class TargetOptions:
 class SuiteTarget:
     """A parsed ``suites[@mirror]`` target."""
 
-    id: str
+    id: str  # as written, a login in its mirror masked: what reports show
     suites: Tuple[str, ...]
-    mirror: Optional[str]
+    mirror: Optional[str] = field(repr=False)  # as written, login included
 
 
 def mirror_url_problem(url: str) -> Optional[str]:
@@ -143,19 +148,28 @@ def mirror_url_problem(url: str) -> Optional[str]:
         return f"is not a valid URL ({error})"
     if parts.scheme in ("http", "https") and not parts.hostname:
         return "names no host"
+    if parts.scheme == "file" and credentials.has_login(url):
+        return "must not carry a login: a file:// mirror is read from this machine"
     return None
+
+
+def shown_target(name: str) -> str:
+    """A target name fit to show: a login in its mirror masked."""
+    spec, at, mirror = name.partition("@")
+    return f"{spec}@{credentials.mask_url(mirror)}" if at else name
 
 
 def parse_target(name: str) -> SuiteTarget:
     spec, at, mirror = name.partition("@")
+    shown = shown_target(name)
     problem = mirror_url_problem(mirror) if at else None
     if problem is not None:
-        raise InputError(f"target {name!r}: the mirror after '@' {problem}")
+        raise InputError(f"target {shown!r}: the mirror after '@' {problem}")
     suites = tuple(spec.split("+"))
     for suite in suites:
         if not suite or "/" in suite or any(c.isspace() for c in suite):
-            raise InputError(f"target {name!r}: {suite!r} is not a suite name")
-    return SuiteTarget(id=name, suites=suites, mirror=mirror.rstrip("/") or None if at else None)
+            raise InputError(f"target {shown!r}: {suite!r} is not a suite name")
+    return SuiteTarget(id=shown, suites=suites, mirror=mirror.rstrip("/") or None if at else None)
 
 
 def machine_arch() -> str:
@@ -174,7 +188,7 @@ def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> S
     if options.mirror is not None and not mirror:
         problem = mirror_url_problem(options.mirror)
         if problem is not None:
-            raise InputError(f"--mirror {options.mirror!r}: {problem}")
+            raise InputError(f"--mirror {credentials.mask_url(options.mirror)!r}: {problem}")
     uri = mirror or options.mirror or (entry.uri if entry else None)
     if uri is None:
         raise InputError(
@@ -185,6 +199,7 @@ def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> S
     # The entry's own options apply only where the suite is fetched from the entry's URI.
     same_entry = entry if entry is not None and entry.uri.rstrip("/") == uri.rstrip("/") else None
     settings = aptconf.read_settings(options.apt_etc_dir)
+    logins = _logins(uri, same_entry, settings, options)
     if options.keyrings:
         keys = aptsources.SigningKeys(keyrings=options.keyrings)
     elif entry is not None:
@@ -200,7 +215,7 @@ def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> S
             keys = aptsources.SigningKeys(keyrings=(keyring,))
     return SuiteSource(
         suite=suite,
-        mirror=uri.rstrip("/"),
+        mirror=(logins.mirror if logins is not None else uri).rstrip("/"),
         components=tuple(components),
         arch=options.arch or machine_arch(),
         keyrings=keys.keyrings,
@@ -209,6 +224,28 @@ def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> S
         verify=options.verify,
         valid_until_waiver=_valid_until_waiver(same_entry, settings, options),
         check_date=_check_date(settings),
+        logins=logins,
+    )
+
+
+def _logins(
+    uri: str,
+    entry: Optional[aptsources.SourceEntry],
+    settings: Mapping[str, aptconf.Setting],
+    options: TargetOptions,
+) -> Optional[credentials.Logins]:
+    """What a request to ``uri`` may send: its own login, and apt's auth.conf; None for file://."""
+    if urllib.parse.urlsplit(uri).scheme.lower() not in ("http", "https"):
+        if credentials.has_login(uri):
+            # Only an apt sources line gets here (targets and --mirror are refused earlier).
+            where = f"{entry.origin}: " if entry is not None else ""
+            raise EnvironmentFailure(
+                f"{where}{credentials.mask_url(uri)}: a file:// URL must not carry a login"
+            )
+        return None
+    mirror, login = credentials.split_login(uri)
+    return credentials.Logins(
+        mirror=mirror.rstrip("/"), url_login=login, auth=aptauth.read_auth(options.apt_etc_dir, settings)
     )
 
 
@@ -701,20 +738,24 @@ def load_targets(
     still answers for the others. Bad input still raises, and so does the
     first failure when no target could be answered at all.
     """
-    seen = set()
+    seen: Dict[str, str] = {}
     indexes = []
     failures: List[EnvironmentFailure] = []
     for name in names or (INSTALLED,):
-        if name in seen:
+        shown = shown_target(name)
+        if shown in seen:
+            if seen[shown] != name:
+                # Both would be reported under the one masked id, and one login is wrong.
+                raise InputError(f"target {shown!r} is given twice, with different passwords")
             continue
-        seen.add(name)
+        seen[shown] = name
         try:
             indexes.append(load_target(name, options))
         except EnvironmentFailure as error:
             if not keep_going:
                 raise
             failures.append(error)
-            indexes.append(_failed_target(name, str(error)))
+            indexes.append(_failed_target(shown, str(error)))
     if failures and len(failures) == len(indexes):
         raise failures[0]
     return indexes

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from debvenv.errors import EnvironmentFailure, Problem
+from debvenv.sources.credentials import mask_text
 
 DEFAULT_ETC_DIR = Path("/etc/apt")
 
@@ -214,7 +215,8 @@ def parse_one_line_sources(
 
 class _LineError(Exception):
     def __init__(self, message: str, field: Optional[str] = None) -> None:
-        super().__init__(message)
+        # A message may quote the line, and its URI may carry a login: never show the password.
+        super().__init__(mask_text(message))
         self.field = field  # deb822: the field at fault, to point at its line
 
 

@@ -75,7 +75,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import (
@@ -95,6 +95,7 @@ from debvenv.errors import EnvironmentFailure
 from debvenv.sources import compression
 from debvenv.sources import pdiff
 from debvenv.sources import store as cachefs
+from debvenv.sources.credentials import Logins, has_login, mask_url
 from debvenv.sources.release import (
     FUTURE_MARGIN,
     IndexFileEntry,
@@ -154,7 +155,9 @@ class SuiteSource:
     """Where and how to fetch one suite."""
 
     suite: str  # "bookworm", "bookworm-backports", "noble"
-    mirror: str  # base URL: http://, https:// or file:// (the directory holding dists/)
+    # Base URL: http://, https:// or file:// (the directory holding dists/), never with a
+    # login: the login is in ``logins``, so the cache and every message are the same without it.
+    mirror: str
     components: Tuple[str, ...]  # ("main",)
     arch: str  # "amd64"
     keyrings: Tuple[Path, ...] = ()
@@ -167,6 +170,13 @@ class SuiteSource:
     valid_until_waiver: Optional[str] = None
     # False: apt's Acquire::Check-Date "false": a Release dated in the future is accepted.
     check_date: bool = True
+    # What to send to a mirror that asks for a login (credentials); None: nothing.
+    logins: Optional[Logins] = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if has_login(self.mirror):
+            # urllib would take "user:pw@host" for the host, and the cache would be named after it.
+            raise ValueError("SuiteSource.mirror must not carry a login; pass it in logins")
 
     def url(self, path: str) -> str:
         """The URL of ``path`` under ``dists/SUITE/``."""
@@ -177,8 +187,9 @@ class SuiteSource:
         return f"{self.suite} from {self.public_mirror()}"
 
     def public_mirror(self) -> str:
-        """The mirror URL without credentials, fit to show."""
-        return _public(self.mirror)
+        """The mirror URL fit to show: a login written in it as ``user:***@``."""
+        login = self.logins.url_login if self.logins is not None else None
+        return self.logins.shown() if login is not None else self.mirror
 
 
 @dataclass(frozen=True)
@@ -344,7 +355,7 @@ def fetch_pool_file(
     with _flock(suite_dir / "lock", fcntl.LOCK_EX), _store_session(cache_dir):
         if not _in_store(store, entry):
             try:
-                _download(url, entry, store, progress, listed_in="Packages")
+                _download(url, entry, store, progress, listed_in="Packages", logins=source.logins)
             except _NotFound:
                 raise ArchiveError(f"{_public(url)}: not on the mirror") from None
             except _Unreachable as exc:
@@ -462,7 +473,7 @@ def _get_release(source: SuiteSource) -> Tuple[Dict[str, bytes], bytes, str]:
     """The signed files as fetched, the Release text they vouch for, and its URL."""
     url = source.url(_INRELEASE)
     try:
-        data = _read_small(url)
+        data = _read_small(url, source.logins)
     except _NotFound:
         pass
     else:
@@ -480,7 +491,7 @@ def _get_release(source: SuiteSource) -> Tuple[Dict[str, bytes], bytes, str]:
 
     url = source.url(_RELEASE)
     try:
-        release = _read_small(url)
+        release = _read_small(url, source.logins)
     except _NotFound:
         raise ArchiveError(
             f"{source.describe()}: neither {_public(source.url(_INRELEASE))} nor {_RELEASE} "
@@ -488,7 +499,7 @@ def _get_release(source: SuiteSource) -> Tuple[Dict[str, bytes], bytes, str]:
         ) from None
     signed = {_RELEASE: release}
     try:
-        signed[_RELEASE_GPG] = _read_small(source.url(_RELEASE_GPG))
+        signed[_RELEASE_GPG] = _read_small(source.url(_RELEASE_GPG), source.logins)
     except _NotFound:
         if source.verify:
             raise ReleaseVerificationError(
@@ -595,7 +606,7 @@ def _obtain(
     for entry in candidates:
         for url in _urls(source, release, entry):
             try:
-                _download(url, entry, store, progress, listed_in=_listed_in(release))
+                _download(url, entry, store, progress, listed_in=_listed_in(release), logins=source.logins)
                 return entry
             except _NotFound:
                 missing.append(_public(url))
@@ -888,6 +899,7 @@ def _download(
     progress: Optional[Progress],
     *,
     listed_in: str = _RELEASE,
+    logins: Optional[Logins] = None,
 ) -> None:
     """Fetch ``url`` into the store as ``entry.sha256``, or leave nothing behind."""
     try:
@@ -897,7 +909,7 @@ def _download(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            with _open(url) as stream:
+            with _open(url, logins) as stream:
                 served = _served_size(stream)
                 received = _copy(stream, out, url, entry, progress)
             out.flush()
@@ -1256,7 +1268,9 @@ def _store_dir(cache_dir: Path) -> Path:
 
 
 def _suite_dir(cache_dir: Path, source: SuiteSource) -> Path:
-    mirror = _public(source.mirror).rstrip("/")
+    # source.mirror has no login: two passwords for one mirror share its cache, as the
+    # signature, not the login, is what vouches for what is cached.
+    mirror = source.mirror.rstrip("/")
     readable = mirror.split("://", 1)[-1] + "_" + source.suite
     readable = re.sub(r"[^A-Za-z0-9.-]+", "_", readable).strip("_.")[:100]
     # The readable part can collide (http vs https, "a/b" vs "a_b"); the hash cannot.
@@ -1390,9 +1404,37 @@ class _Unreachable(Exception):
         self.reason = reason
 
 
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Redirects as urllib follows them, each new request with the login for its own URL.
+
+    The login goes in an unredirected header, which urllib never copies onto
+    the redirected request: a mirror that redirects to another host gets
+    only what auth.conf names for that host (credentials.Logins.for_url).
+    """
+
+    def __init__(self, logins: Optional[Logins]) -> None:
+        super().__init__()
+        self._logins = logins
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            _authorize(new, self._logins)
+        return new
+
+
+def _authorize(request: urllib.request.Request, logins: Optional[Logins]) -> None:
+    login = logins.for_url(request.full_url) if logins is not None else None
+    if login is not None:
+        request.add_unredirected_header("Authorization", login.authorization())
+
+
 @contextlib.contextmanager
-def _open(url: str) -> Iterator[IO[bytes]]:
-    """A binary stream of ``url``; file:// straight from the file system."""
+def _open(url: str, logins: Optional[Logins] = None) -> Iterator[IO[bytes]]:
+    """A binary stream of ``url``; file:// straight from the file system.
+
+    ``url`` never carries a login; ``logins`` says which one each request sends.
+    """
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme == "file":
         path = _file_path(url)
@@ -1408,13 +1450,18 @@ def _open(url: str) -> Iterator[IO[bytes]]:
     if scheme not in ("http", "https"):
         raise ArchiveError(f"{_public(url)}: unsupported URL scheme {scheme!r} (http, https, file)")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    _authorize(request, logins)
     try:
-        response = urllib.request.urlopen(request, timeout=TIMEOUT)
+        response = urllib.request.build_opener(_Redirects(logins)).open(request, timeout=TIMEOUT)
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code in (404, 410):
             raise _NotFound(url) from None
-        raise _Unreachable(url, f"HTTP {exc.code} {exc.reason}") from None
+        reason = f"HTTP {exc.code} {exc.reason}"
+        if exc.code == 401:
+            # Say what was sent, and from where, without the password: the likeliest fix.
+            reason += ": " + (logins or Logins(mirror=url)).refused(getattr(exc, "filename", None) or url)
+        raise _Unreachable(url, reason) from None
     except urllib.error.URLError as exc:
         raise _Unreachable(url, str(exc.reason)) from None
     except (OSError, http.client.HTTPException, ValueError) as exc:
@@ -1447,16 +1494,16 @@ def _read(stream: IO[bytes], size: int, url: str, deadline: _Deadline, done: int
         return read(size)
     except (OSError, http.client.HTTPException) as exc:
         if url.startswith("file:"):
-            raise ArchiveError(f"cannot read {url}: {_reason(exc)}") from None
+            raise ArchiveError(f"cannot read {_public(url)}: {_reason(exc)}") from None
         # A connection lost or timing out mid-file: the mirror, not the data, failed.
         raise _Unreachable(url, _reason(exc)) from None
 
 
-def _read_small(url: str) -> bytes:
+def _read_small(url: str, logins: Optional[Logins] = None) -> bytes:
     deadline = _Deadline(0)
     chunks: List[bytes] = []
     total = 0
-    with _open(url) as stream:
+    with _open(url, logins) as stream:
         # read1 may return less than asked before the end: read until EOF.
         while total <= _MAX_RELEASE_BYTES:
             more = _read(stream, _MAX_RELEASE_BYTES + 1 - total, url, deadline, total)
@@ -1472,7 +1519,7 @@ def _read_small(url: str) -> bytes:
 def _file_path(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.netloc not in ("", "localhost"):
-        raise ArchiveError(f"{url}: a file:// URL cannot name a host ({parts.netloc!r})")
+        raise ArchiveError(f"{mask_url(url)}: a file:// URL cannot name a host ({mask_url('file://' + parts.netloc)})")
     return urllib.request.url2pathname(parts.path)
 
 
@@ -1483,11 +1530,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _public(url: str) -> str:
-    """``url`` without a user:password@ part, for messages and cache names."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    """``url`` fit for a message: a login in it masked (the URLs fetched carry none)."""
+    return mask_url(url)
 
 
 # ---------------------------------------------------------------- small helpers
