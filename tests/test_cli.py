@@ -72,6 +72,34 @@ def test_bad_python_is_a_clear_error(tmp_path, python, code, message):
     assert message in result.stderr
 
 
+@pytest.mark.parametrize(
+    "answer, lacks",
+    [
+        ('{"a": 1}', "environment, distributions"),
+        ('{"environment": {"python_version": "3.11"}, "distributions": [1]}', "distributions"),
+        ('{"environment": {"python_version": 3}, "distributions": []}', "environment"),
+    ],
+)
+def test_a_python_answering_the_wrong_shape_is_an_environment_failure(tmp_path, answer, lacks):
+    (tmp_path / "requirements.txt").write_text("six\n")
+    fake = tmp_path / "python3"
+    fake.write_text(f"#!/bin/sh\necho '{answer}'\n")
+    fake.chmod(0o755)
+    result = debvenv("check", "--python", str(fake), cwd=tmp_path)
+    assert_clean_error(result, 3)
+    assert f"lacks {lacks}" in result.stderr
+
+
+def test_a_relative_python_is_the_one_in_the_working_directory(tmp_path):
+    (tmp_path / "requirements.txt").write_text("six\n")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python3").symlink_to("/usr/bin/python3")
+    # Probes run in /, where ./bin/python3 names nothing: the path must be made absolute first.
+    result = debvenv("check", "--python", "./bin/python3", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["requirements"][0]["results"]["installed"]["package"] == "python3-six"
+
+
 def test_unknown_target_is_bad_input(tmp_path):
     (tmp_path / "requirements.txt").write_text("six\n")
     assert_clean_error(debvenv("check", "-t", "no-such-target", cwd=tmp_path), 2)

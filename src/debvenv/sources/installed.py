@@ -124,7 +124,7 @@ def run_probe(
     """
     try:
         completed = subprocess.run(
-            [str(python), "-E", "-c", script],
+            [str(absolute_interpreter(python)), "-E", "-c", script],
             capture_output=True, text=True, cwd="/", timeout=timeout, check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
@@ -146,7 +146,43 @@ def _run_probe(python: Path) -> Dict[str, Any]:
         raise InputError(f"--python {python}: no such file")
     if not os.access(python, os.X_OK) or python.is_dir():
         raise InputError(f"--python {python}: not an executable file")
-    return run_probe(python, _PROBE, label=f"--python {python}")
+    probe = run_probe(python, _PROBE, label=f"--python {python}")
+    # Whatever answers is not trusted to be Python: a wrong shape is its failure, not our bug.
+    environment = probe.get("environment")
+    records = probe.get("distributions")
+    wrong = []
+    if not (
+        isinstance(environment, dict)
+        and all(isinstance(key, str) and isinstance(value, str) for key, value in environment.items())
+        and isinstance(environment.get("python_version"), str)
+    ):
+        wrong.append("environment")
+    if not (isinstance(records, list) and all(_is_record(record) for record in records)):
+        wrong.append("distributions")
+    if wrong:
+        raise EnvironmentFailure(
+            f"--python {python}: not a working Python 3 interpreter: its answer lacks {', '.join(wrong)}"
+        )
+    return probe
+
+
+def _is_record(record: object) -> bool:
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("dirname"), str)
+        and isinstance(record.get("path"), str)
+        and all(isinstance(record.get(key), (str, type(None))) for key in ("name", "version"))
+    )
+
+
+def absolute_interpreter(python: Path) -> Path:
+    """``python`` as a path that names the same file from any directory.
+
+    Probes run in ``/``, so ``./python3`` (which Path shortens to ``python3``)
+    would name another file there, or one on PATH. The path is made absolute,
+    not resolved: a venv's ``bin/python`` symlink must stay the venv's.
+    """
+    return python if python.is_absolute() else Path(os.path.abspath(python))
 
 
 def _distribution_from(record: Mapping[str, str]) -> Optional[_Distribution]:
