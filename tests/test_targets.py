@@ -9,6 +9,7 @@ tests/signed_archive.py, read through file:// or loopback HTTP.
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -90,6 +91,12 @@ def test_a_login_in_a_target_is_kept_for_fetching_and_masked_in_its_id():
         ("book worm", "'book worm' is not a suite name"),
         ("bookworm\t", "is not a suite name"),
         ("buster/updates", "'buster/updates' is not a suite name"),
+        # Suite names become URL paths and cache names: nothing that climbs out of dists/.
+        ("..@file:///srv/mirror", "'..' is not a suite name"),
+        ("bookworm+.hidden", "'.hidden' is not a suite name"),
+        ("bookworm%2F..", "is not a suite name"),
+        ("bookworm+bookworm-updates+bookworm", "names 'bookworm' more than once"),
+        ("+".join(f"s{i}" for i in range(17)), "overlays 17 suites; at most 16"),
     ],
 )
 def test_parse_target_refuses(name, message):
@@ -528,3 +535,24 @@ def test_a_bad_mirror_option_is_bad_input_like_a_bad_target(mirror):
         suite_source("bookworm", None, options)
     assert raised.value.exit_code == EXIT_BAD_INPUT
     assert "--mirror" in str(raised.value) and repr(mirror) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"components": ("main", "../../x")}, "--components: '../../x' is not a component name"),
+        ({"components": ("main/../..",)}, "is not a component name"),
+        ({"arch": "amd64/../x"}, "--arch 'amd64/../x': not a Debian architecture name"),
+    ],
+)
+def test_suite_source_refuses_components_and_arch_that_are_not_names(change, message):
+    # They become paths in URLs and in the cache: refused before anything is fetched.
+    options = dataclasses.replace(options_for("debian-bookworm"), **change)
+    with pytest.raises(InputError, match=re.escape(message)) as caught:
+        suite_source("bookworm", None, options)
+    assert caught.value.exit_code == EXIT_BAD_INPUT
+
+
+def test_suite_source_takes_updates_main_as_a_component():
+    options = dataclasses.replace(options_for("debian-bookworm"), components=("updates/main",))
+    assert suite_source("bookworm", None, options).components == ("updates/main",)

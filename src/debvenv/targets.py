@@ -159,6 +159,16 @@ def shown_target(name: str) -> str:
     return f"{spec}@{credentials.mask_url(mirror)}" if at else name
 
 
+# Names as archives spell them (Debian Policy's suite and codename fields, Ubuntu's pockets).
+# They become URL paths and cache names, so nothing else gets through: no "..", no "/".
+_SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,63}")
+_COMPONENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}(/[A-Za-z0-9][A-Za-z0-9._+-]{0,63})?")
+_ARCH_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+# apt's longest real overlays are a release with its updates, security, backports and
+# proposed pockets; each suite is a fetch, so a target of thousands is refused, not tried.
+MAX_OVERLAY = 16
+
+
 def parse_target(name: str) -> SuiteTarget:
     spec, at, mirror = name.partition("@")
     shown = shown_target(name)
@@ -167,8 +177,13 @@ def parse_target(name: str) -> SuiteTarget:
         raise InputError(f"target {shown!r}: the mirror after '@' {problem}")
     suites = tuple(spec.split("+"))
     for suite in suites:
-        if not suite or "/" in suite or any(c.isspace() for c in suite):
-            raise InputError(f"target {shown!r}: {suite!r} is not a suite name")
+        if not _SUITE_NAME.fullmatch(suite):
+            raise InputError(f"target {shown[:200]!r}: {suite[:100]!r} is not a suite name")
+    if len(suites) > MAX_OVERLAY:
+        raise InputError(f"target {shown[:200]!r}: overlays {len(suites)} suites; at most {MAX_OVERLAY}")
+    if len(set(suites)) != len(suites):
+        repeated = next(suite for suite in suites if suites.count(suite) > 1)
+        raise InputError(f"target {shown[:200]!r}: names {repeated!r} more than once")
     return SuiteTarget(id=shown, suites=suites, mirror=mirror.rstrip("/") or None if at else None)
 
 
@@ -195,6 +210,11 @@ def suite_source(suite: str, mirror: Optional[str], options: TargetOptions) -> S
             f"target {suite!r}: no apt source on this machine serves it; "
             f"give --mirror URL or write it as {suite}@URL"
         )
+    for component in options.components:
+        if not _COMPONENT_NAME.fullmatch(component):
+            raise InputError(f"--components: {component[:100]!r} is not a component name")
+    if options.arch is not None and not _ARCH_NAME.fullmatch(options.arch):
+        raise InputError(f"--arch {options.arch[:100]!r}: not a Debian architecture name")
     components = options.components or (_entry_components(entries, entry) if entry else ("main",))
     # The entry's own options apply only where the suite is fetched from the entry's URI.
     same_entry = entry if entry is not None and entry.uri.rstrip("/") == uri.rstrip("/") else None
