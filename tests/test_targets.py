@@ -9,8 +9,10 @@ tests/signed_archive.py, read through file:// or loopback HTTP.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -376,6 +378,47 @@ def test_suite_index_is_built_once_and_cached(tmp_path, archive, signing_key):
         index_file.path.unlink()
     again = suite_index(fetched, options)
     assert {k: tuple(v) for k, v in again.providers.items()} == dict(index.providers)
+
+
+def test_a_parse_cached_by_other_code_is_not_answered_from(tmp_path, archive, signing_key, monkeypatch):
+    # Seen for real: a parse cached before the A+reallyB rule kept trixie's click at
+    # "8.2.0+0.really.8.1.8" (so click>=8.2 satisfied) after the rule was fixed.
+    import debvenv.index
+
+    options = archive_options(tmp_path, signing_key.keyring)
+    fetched = obtain_suite(suite_source("bookworm", archive.as_uri(), options), options, refresh=False)
+    suite_index(fetched, options)
+    (cached,) = (tmp_path / "cache" / "indexes").iterdir()
+    stale = cached.read_text().replace('"6.0-3+b2","6.0"', '"6.0-3+b2","99.0"')
+    assert stale != cached.read_text()
+    cached.write_text(stale)
+    assert suite_index(fetched, options).lookup("pyyaml")[0].version == "99.0"  # same code: the cache answers
+    # Other code (another debvenv, or this one changed): its own key, a fresh parse.
+    monkeypatch.setattr(debvenv.index, "_derivation", "a debvenv whose rules differ")
+    assert suite_index(fetched, options).lookup("pyyaml")[0].version == "6.0"
+    assert len(list((tmp_path / "cache" / "indexes").iterdir())) == 2
+
+
+def test_parses_nobody_read_for_two_weeks_are_removed_when_one_is_saved(tmp_path, archive, signing_key):
+    options = archive_options(tmp_path, signing_key.keyring)
+    indexes = tmp_path / "cache" / "indexes"
+    indexes.mkdir(parents=True, mode=0o755)
+    old, recent, other = indexes / ("a" * 64 + ".json"), indexes / ("b" * 64 + ".json"), indexes / "notes.txt"
+    outside = tmp_path / "outside.json"
+    for path in (old, recent, other, outside):
+        path.write_text("{}")
+    month_ago = time.time() - 30 * 86400
+    for path in (old, other, outside):
+        os.utime(path, (month_ago, month_ago))
+    link = indexes / ("c" * 64 + ".json")
+    link.symlink_to(outside)
+    os.utime(link, (month_ago, month_ago), follow_symlinks=False)
+    fetched = obtain_suite(suite_source("bookworm", archive.as_uri(), options), options, refresh=False)
+    suite_index(fetched, options)
+    left = sorted(path.name for path in indexes.iterdir())
+    assert old.name not in left and recent.name in left and other.name in left and link.name in left
+    assert outside.exists()
+    assert len(left) == 4  # the new parse, the recent one, the other name, the link (never followed)
 
 
 def test_an_alias_with_the_same_files_has_its_own_index(tmp_path, signing_key):

@@ -8,6 +8,7 @@ never needs to know which kind it is looking at.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -15,6 +16,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from debvenv import __version__
 
 
 # How the distribution -> Debian package mapping was found.
@@ -143,6 +146,33 @@ def marker_environment_for(python_full_version: str, arch: str) -> Mapping[str, 
 # from a stale parse.
 
 _CACHE_FORMAT = 3
+
+# The modules whose rules decide what a parsed index holds (name mapping, version
+# translation such as A+reallyB, stand-ins). A parse cached by other code is stale
+# even though the index files are the same: trixie's click 8.2.0+0.really.8.1.8 was
+# cached as 8.2.0+... by a debvenv that predated the rule, and kept satisfying
+# click>=8.2 after the rule was fixed. So their bytes are part of every cache key.
+_DERIVING_MODULES = (
+    "debversion.py", "names.py", "index.py", "targets.py",
+    "sources/suite.py", "sources/contents.py", "sources/packages.py",
+)  # fmt: skip
+_derivation: Optional[str] = None
+
+
+def derivation_key() -> str:
+    """A digest of the code that turns index files into a SuiteIndex (see _DERIVING_MODULES)."""
+    global _derivation
+    if _derivation is None:
+        digest = hashlib.sha256(f"format {_CACHE_FORMAT}\n".encode())
+        package = Path(__file__).parent
+        for name in _DERIVING_MODULES:
+            try:
+                digest.update((package / name).read_bytes())
+            except OSError:
+                # Only compiled modules shipped: the version is the best we can do.
+                digest.update(f"{name} unreadable, debvenv {__version__}".encode())
+        _derivation = digest.hexdigest()
+    return _derivation
 _PROVIDER_FIELDS = (  # Provider's fields, in its order
     "name", "package", "debian_version", "version", "version_source", "mapping", "arch", "path", "suite",
 )  # fmt: skip

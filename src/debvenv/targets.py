@@ -20,10 +20,13 @@ report, message and file that names it, has it masked (``user:***@``).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import hashlib
+import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import urllib.parse
@@ -41,6 +44,7 @@ from debvenv.index import (
     Provider,
     SuiteIndex,
     Target,
+    derivation_key,
     load_cached_index,
     save_cached_index,
 )
@@ -367,7 +371,7 @@ def suite_index(fetched: FetchedSuite, options: TargetOptions) -> SuiteIndex:
     """
     # The suite's name is part of the key: its providers carry it (apt-get install pkg/SUITE),
     # and an alias (stable, bookworm) or a twin pocket can publish the very same files.
-    key = hashlib.sha256(f"{fetched.key()}\n{fetched.source.suite}".encode()).hexdigest()
+    key = hashlib.sha256(f"{fetched.key()}\n{fetched.source.suite}\n{derivation_key()}".encode()).hexdigest()
     cache_dir = _cache_dir(options)
     path = cache_dir / "indexes" / f"{key}.json"
     if cachefs.check_directory(cache_dir, path.parent):
@@ -424,6 +428,7 @@ def _save_index(index: SuiteIndex, cache_dir: Path, path: Path) -> SuiteIndex:
     try:
         cachefs.make_directory(cache_dir, path.parent)
         save_cached_index(index, path)
+        _forget_old_indexes(path)
     except cachefs.UnsafeCacheError:
         raise
     except OSError as exc:
@@ -433,6 +438,25 @@ def _save_index(index: SuiteIndex, cache_dir: Path, path: Path) -> SuiteIndex:
             + (f"could not save the parsed index in {cache_dir} ({exc.strerror or exc}); the next run parses again",),
         )
     return index
+
+
+# A parse no run has read for this long belongs to index files or code that are gone.
+INDEX_KEEP = timedelta(days=14)
+_INDEX_NAME = re.compile(r"[0-9a-f]{64}\.json")
+
+
+def _forget_old_indexes(saved: Path) -> None:
+    """Remove parsed indexes not read for INDEX_KEEP: each new archive state or debvenv leaves one."""
+    now = datetime.now(timezone.utc).timestamp()
+    with os.scandir(saved.parent) as entries:
+        for entry in entries:
+            if entry.name == saved.name or not _INDEX_NAME.fullmatch(entry.name):
+                continue
+            info = entry.stat(follow_symlinks=False)
+            # Regular files only: the directory was checked, but not what a name in it is.
+            if stat.S_ISREG(info.st_mode) and now - max(info.st_mtime, info.st_atime) > INDEX_KEEP.total_seconds():
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 def _with_contents_problem(index: SuiteIndex, fetched: FetchedSuite) -> SuiteIndex:
