@@ -11,7 +11,8 @@ every distribution involved -- those the walk reaches, those the manifest
 lists, and every copy in the venv's own site-packages:
 
 ==========  =================================================================
-broken      a requirement on it is not met: its Debian package was removed,
+broken      a requirement on it is not met: its Debian package was removed
+            (at the version dpkg's log says it removed, where it says),
             upgraded past a bound or downgraded, or the venv's copy is gone
             (exit 1)
 redundant   a venv copy where an installed Debian package satisfies every
@@ -87,6 +88,7 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from packaging.markers import InvalidMarker, Marker
@@ -103,7 +105,7 @@ from debvenv.index import Provider, SuiteIndex
 from debvenv.names import normalize
 from debvenv.plan import Plan, make_plan
 from debvenv.requirements import Origin, Requirement, RequirementSet
-from debvenv.sources import dpkgdb
+from debvenv.sources import dpkgdb, dpkglog
 from debvenv.sources.installed import load_installed
 from debvenv.targets import TargetOptions
 from debvenv.venv import (
@@ -160,6 +162,7 @@ MAX_MANIFEST_SIZE = 64 * MIB
 _MAX_PATH = 4096  # PATH_MAX
 _MAX_SHORT_FIELD = 100  # a version, a time stamp
 _WIDTH = 80
+_NOTHING_REMOVED: Mapping[str, str] = MappingProxyType({})  # dpkg's log said nothing
 # What sync recomputes; every other top-level key of the old manifest (the
 # build's --apt-install record) is carried over unchanged.
 _RECOMPUTED_KEYS = frozenset(
@@ -613,6 +616,7 @@ def _audit(
         venv=venv_dir,
         pip_check=checked,
         warnings=warnings,
+        removed=dpkglog.removed_versions(dpkglog.default_log(options.admin_dir)),
     )
     return report, index
 
@@ -698,12 +702,14 @@ def evaluate_audit(
     venv: Optional[Path] = None,
     pip_check: PipCheck = PipCheck(),
     warnings: Sequence[str] = (),
+    removed: Mapping[str, str] = _NOTHING_REMOVED,
 ) -> AuditReport:
     """Judge every distribution (module docstring) from what was found; no I/O.
 
     ``index`` is the installed target for the manifest's interpreter,
     ``view`` what the venv's interpreter sees, ``packages`` dpkg's
-    installed package -> version.
+    installed package -> version, ``removed`` package -> the version dpkg's
+    log says it last removed (``dpkglog.removed_versions``).
     """
     demands = walk_demands(manifest, view)
     by_path: Dict[str, Provider] = {}
@@ -722,7 +728,7 @@ def evaluate_audit(
         seen = view.visible.get(key)
         on = tuple(demands.get(key, ()))
         now = _used(seen, view, by_path, tuple(sorted({d.required_by for d in on}))) if seen else None
-        judged.append(_judge(key, now, manifest.distribution(key), index.lookup(key), on, packages))
+        judged.append(_judge(key, now, manifest.distribution(key), index.lookup(key), on, packages, removed))
     order = {status: number for number, status in enumerate(STATUSES)}
     judged.sort(key=lambda d: (order[d.status], d.key))
     return AuditReport(
@@ -808,16 +814,20 @@ def _moved(package: str, before: str, after: str) -> str:
 
 
 def _cause(
-    name: str, now: Optional[UsedDistribution], built: Optional[UsedDistribution], packages: Mapping[str, str]
+    name: str,
+    now: Optional[UsedDistribution],
+    built: Optional[UsedDistribution],
+    packages: Mapping[str, str],
+    removed: Mapping[str, str],
 ) -> Optional[str]:
-    """What happened to a distribution whose requirement broke, where the manifest can tell."""
+    """What happened to a distribution whose requirement broke, where the manifest (and dpkg's log) can tell."""
     if now is None:
         if built is None:
             return None
         if built.provenance == DEBIAN and built.package:
             current = packages.get(built.package)
             if current is None:
-                return f"{built.package} {built.debian_version} was removed"
+                return _removal(built.package, built.debian_version or "", removed.get(built.package))
             if current != built.debian_version:
                 return f"{_moved(built.package, built.debian_version or '', current)} and no longer provides {name}"
             return f"{built.package} {current} no longer provides {name}"
@@ -836,6 +846,16 @@ def _cause(
     return f"found {name} {now.version} at {now.path}, owned by no Debian package"
 
 
+def _removal(package: str, manifest_version: str, logged: Optional[str]) -> str:
+    """A package that is gone: the version dpkg's log says it removed, else only what the manifest had."""
+    # An upgrade after the build may have come first: the manifest's version is not the one removed.
+    if logged is None:
+        return f"{package} is no longer installed (manifest had {manifest_version})"
+    if logged == manifest_version:
+        return f"{package} {logged} was removed"
+    return f"{package} {logged} was removed (manifest had {manifest_version})"
+
+
 def _demand_list(demands: Sequence[Demand]) -> str:
     return ", ".join(d.text for d in demands)
 
@@ -847,6 +867,7 @@ def _judge(
     providers: Sequence[Provider],
     demands: Sequence[Demand],
     packages: Mapping[str, str],
+    removed: Mapping[str, str] = _NOTHING_REMOVED,
 ) -> DistributionAudit:
     name = now.name if now else built.name if built else demands[0].name if demands else key
     debian = _best_debian(providers, demands)
@@ -856,7 +877,7 @@ def _judge(
 
     unmet = [d for d in demands if not d.met]
     if unmet:
-        cause = _cause(name, now, built, packages)
+        cause = _cause(name, now, built, packages, removed)
         return verdict(BROKEN, *(f"{d.text} is not met: {cause or d.problem}" for d in unmet))
     no_longer = "no longer required" + (
         f" (was required by {', '.join(r or 'a top-level requirement' for r in built.required_by)})"
