@@ -88,7 +88,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from debvenv import __version__
-from debvenv.errors import EnvironmentFailure, InputError
+from debvenv.errors import EXIT_CHECK_FAILED, DebvenvError, EnvironmentFailure, InputError
 from debvenv.files import exchange, locked_directory, rename_new, write_atomically
 from debvenv.evaluate import (
     EXCLUDED,
@@ -169,7 +169,18 @@ class UnsafeVenvError(InputError):
 
 
 class BuildFailure(EnvironmentFailure):
-    """virtualenv, pip or the verification of the new venv failed."""
+    """virtualenv or pip could not run, or pip could not reach its package indexes (exit 3)."""
+
+
+class RequirementsUnmet(BuildFailure):
+    """pip ran and reached its indexes, yet the requirements cannot be installed (exit 1).
+
+    No version satisfies, the versions conflict, a distribution fails to
+    build, or the new venv does not satisfy what ``audit`` would check:
+    the requirements are unmet, as DESIGN.md's exit 1 says, not the machine.
+    """
+
+    exit_code = EXIT_CHECK_FAILED
 
 
 class AptInstallRefused(InputError):
@@ -307,9 +318,14 @@ def build_venv(
     ``env`` is the environment pip and virtualenv run with (default
     ``os.environ``: the user's pip configuration and ``PIP_*`` variables
     apply). Raises UnsafeVenvError (exit 2) before touching anything when
-    ``venv_dir`` must not be built over, BuildFailure (exit 3) when
-    virtualenv, pip or the verification fails -- after removing what the
-    build made and restoring the previous venv.
+    ``venv_dir`` must not be built over; RequirementsUnmet (exit 1) when
+    pip ran but could not install the requirements (no such version, a
+    conflict, a failing build: pip's error block is kept, with its cause)
+    or the new venv fails verification; BuildFailure (exit 3) when
+    virtualenv or pip cannot run or pip cannot reach a package index (its
+    connection errors are kept) -- each after removing what the build made
+    and restoring the previous venv. Without ``apt_install``, a failure
+    names what the apt lists would satisfy instead (``apt_hints``).
 
     ``apt_install`` (root only, else AptInstallRefused, exit 2) first
     installs through apt what the apt lists (``apt_lists_dir``) offer for
@@ -349,24 +365,33 @@ def build_venv(
     with _terminate_as_interrupt(), _sane_umask(), tempfile.TemporaryDirectory(prefix="debvenv-build-") as work:
         try:
             destination.begin()
-            built = _build_at(
-                destination.work,
-                Path(work),
-                index=index,
-                report=report,
-                plan=plan,
-                pins=pins,
-                unpinned=unpinned,
-                needs_pip=needs_pip,
-                python=python,
-                python_version=facts["python_full_version"],
-                pip_args=tuple(pip_args),
-                env=environment,
-                warnings=warnings,
-                replaced=destination.replaces,
-                apt=apt if apt_install else None,
-                checkpoint=checkpoint,
-            )
+            try:
+                built = _build_at(
+                    destination.work,
+                    Path(work),
+                    index=index,
+                    report=report,
+                    plan=plan,
+                    pins=pins,
+                    unpinned=unpinned,
+                    needs_pip=needs_pip,
+                    python=python,
+                    python_version=facts["python_full_version"],
+                    pip_args=tuple(pip_args),
+                    env=environment,
+                    warnings=warnings,
+                    replaced=destination.replaces,
+                    apt=apt if apt_install else None,
+                    checkpoint=checkpoint,
+                )
+            except BuildFailure as error:
+                # pip failed, or the new venv fails the check: say what the apt lists would satisfy.
+                if apt_install:
+                    raise
+                hints = apt_hints(requirements, index, admin_dir=admin_dir, apt_lists_dir=apt_lists_dir)
+                if not hints:
+                    raise
+                raise type(error)(f"{error}\n" + "\n".join(hints)) from error
             built = destination.relocate(built)
             _write_json(destination.work / MANIFEST_NAME, manifest_document(built, now=stamp))
             checkpoint("manifest")
@@ -425,7 +450,7 @@ def _build_at(
     probe = _probe_venv(venv_python)
     resolutions, used, problems, unresolved = _resolve(report, plan, index, probe)
     if problems:
-        raise BuildFailure("the new venv does not satisfy its requirements:\n  " + "\n  ".join(problems))
+        raise RequirementsUnmet("the new venv does not satisfy its requirements:\n  " + "\n  ".join(problems))
     warnings.extend(unresolved)
     warnings.extend(
         f"{d.name} {d.version} at {d.path} is owned by no Debian package and lies outside the venv "
@@ -529,6 +554,7 @@ class _AptMove:
     name: str
     provider: Provider
     reason: str
+    requirement: Optional[Requirement] = None  # the top-level requirement it satisfies (round 1)
 
 
 def install_from_apt(
@@ -637,9 +663,43 @@ def direct_apt_moves(
                 provider=provider,
                 reason=f"{provider.package} {provider.debian_version} satisfies {requirement.text} "
                 f"({requirement.origin})",
+                requirement=requirement,
             ),
         )
     return list(moves.values())
+
+
+_MAX_HINTS = 5
+
+
+def apt_hints(
+    requirements: RequirementSet,
+    index: SuiteIndex,
+    *,
+    admin_dir: Path = dpkgdb.DEFAULT_ADMIN_DIR,
+    apt_lists_dir: Path = aptlists.DEFAULT_LISTS_DIR,
+) -> List[str]:
+    """For a build that failed without ``--apt-install``: what the apt lists would satisfy instead.
+
+    The same verdicts ``--apt-install`` acts on (``direct_apt_moves``);
+    nothing when the apt lists cannot be read or are for another Python.
+    """
+    try:
+        apt_index = aptlists.load_apt_lists(apt_lists_dir, arch=index.target.arch)
+        if apt_index.target.python != index.target.python:
+            return []
+        moves = direct_apt_moves(requirements, index, apt_index, _package_versions(admin_dir))
+    except (DebvenvError, OSError):
+        return []  # a hint, not the answer: without the lists there is none to give
+    hints = [
+        f"{m.provider.package} {m.provider.version} in the apt lists satisfies {m.requirement.text} "
+        f"({m.requirement.origin}): use --apt-install"
+        for m in moves[:_MAX_HINTS]
+        if m.requirement is not None
+    ]
+    if len(moves) > _MAX_HINTS:
+        hints.append(f"and {len(moves) - _MAX_HINTS} more the apt lists satisfy: use --apt-install")
+    return hints
 
 
 def pip_apt_moves(
@@ -1253,28 +1313,96 @@ class _Pip:
             raise BuildFailure(f"cannot run pip under {python}: {error}") from error
 
 
+# Where pip's own explanation starts: its error lines, the rich "×" summary, a resolver conflict.
+_PIP_ERROR_START = re.compile(r"^(ERROR:|error:|×|The conflict is caused by:)")
+# pip (through urllib3) says so when it cannot reach an index: "WARNING: Retrying (...) after
+# connection broken by 'NewConnectionError(...)'", "Could not fetch URL ...: ... SSLError".
+_PIP_CONNECTION = re.compile(
+    r"connection broken by|Could not fetch URL|NewConnectionError|ConnectTimeoutError|ReadTimeoutError"
+    r"|SSLError|ProxyError|MaxRetryError|Max retries exceeded"
+)
+_ERROR_BLOCK = 40  # lines of pip's error block shown whole; a longer one is cut to these:
+_ERROR_HEAD = 8  # its first lines (what failed),
+_ERROR_CAUSES = 12  # the lines in between that read like a cause,
+_ERROR_TAIL = 15  # and its last lines (pip's summary, the end of the build's own output).
+_CAUSE = re.compile(r"error|not found|no such|cannot|can't|could not|failed|fatal|missing|denied", re.IGNORECASE)
+_CONNECTION_LINES = 2
+_PIP_INDEXES = ("Looking in indexes:", "Looking in links:")
+
+
+@dataclass(frozen=True)
+class PipOutcome:
+    """What a failed pip run said, cut to what explains it."""
+
+    lines: Tuple[str, ...]  # the connection errors first, then pip's error block (bounded)
+    unreachable: bool  # pip could not reach an index: the environment, not the requirements
+
+
+def pip_explanation(output: str, ours: Optional[Mapping[str, str]] = None) -> PipOutcome:
+    """The root cause in pip's output: its first connection errors, then its error block.
+
+    The block runs from pip's first error marker (``ERROR:``, ``error:``,
+    ``×``, a resolver conflict) to the end, so that a failing build's own
+    output (pip's ``╰─> [N lines of output]`` block, which holds the
+    cause, e.g. "pg_config executable not found") is kept; past
+    _ERROR_BLOCK lines only its head and tail are. Without a marker, the
+    last lines. ``ours`` rewrites mentions of debvenv's own files.
+    """
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    for mention, meaning in (ours or {}).items():
+        lines = [line.replace(mention, meaning) for line in lines]
+    connection = list(dict.fromkeys(line.strip() for line in lines if _PIP_CONNECTION.search(line)))
+    start = next((i for i, line in enumerate(lines) if _PIP_ERROR_START.match(line.lstrip())), None)
+    if start is None:
+        block = lines[-_ERROR_LINES:]
+    else:
+        block = _bounded([line for line in lines[start:] if line.strip() not in connection])
+    shown = connection[:_CONNECTION_LINES] + block
+    if connection:
+        # Where pip looked: its retry lines name the path, not always the host.
+        shown = [line.strip() for line in lines if line.startswith(_PIP_INDEXES)] + shown
+    return PipOutcome(lines=tuple(shown), unreachable=bool(connection))
+
+
+def _bounded(block: List[str]) -> List[str]:
+    """A long error block cut to its head, the lines that read like a cause, and its tail, in order."""
+    if len(block) <= _ERROR_BLOCK:
+        return block
+    middle = range(_ERROR_HEAD, len(block) - _ERROR_TAIL)
+    kept = set(range(_ERROR_HEAD)) | set(range(len(block) - _ERROR_TAIL, len(block)))
+    kept |= set([i for i in middle if _CAUSE.search(block[i])][:_ERROR_CAUSES])
+    shown: List[str] = []
+    left_out = 0
+    for number, line in enumerate(block):
+        if number in kept:
+            if left_out:
+                shown.append(f"... ({left_out} lines of pip's output left out) ...")
+                left_out = 0
+            shown.append(line)
+        else:
+            left_out += 1
+    return shown
+
+
 def _pip_error(
     completed: subprocess.CompletedProcess,
     what: str,
     ours: Optional[Mapping[str, str]] = None,
     pins: Iterable[str] = (),
-) -> str:
-    """pip's own explanation, from its first error on; ``ours`` rewrites mentions of our files."""
+) -> BuildFailure:
+    """pip's failure as the error to raise: unmet requirements (exit 1), or an index it could not reach (exit 3)."""
     output = completed.stdout + (completed.stderr or "")
-    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
-    for mention, meaning in (ours or {}).items():
-        lines = [line.replace(mention, meaning) for line in lines]
-    start = next(
-        (i for i, line in enumerate(lines) if line.startswith("ERROR:") or line == "The conflict is caused by:"),
-        max(0, len(lines) - _ERROR_LINES),
-    )
-    shown = lines[start:start + _ERROR_LINES]
+    outcome = pip_explanation(output, ours)
+    shown = list(outcome.lines)
     if any(f"(constraint) {pin}" in output for pin in pins):
         shown.append(
             "(debvenv pins every Debian-provided distribution to its installed version: "
             "those are the constraints above)"
         )
-    return f"{what} failed (exit {completed.returncode}):\n  " + "\n  ".join(shown or ["no output"])
+    if outcome.unreachable:
+        shown.append("(pip could not reach a package index: the answer above is not about the requirements)")
+    message = f"{what} failed (exit {completed.returncode}):\n  " + "\n  ".join(shown or ["no output"])
+    return BuildFailure(message) if outcome.unreachable else RequirementsUnmet(message)
 
 
 def _install(
@@ -1325,13 +1453,13 @@ def _install(
         dry, dry_report = attempt({key: "" for key in pins}, dry_run=True)
         if dry.returncode != 0:
             # Not even replacing Debian's libraries would do: that is the reason to show.
-            raise BuildFailure(_pip_error(dry, "pip install", ours))
+            raise _pip_error(dry, "pip install", ours)
         newly = _forced_by_resolution(_read_report(dry_report), pins)
         if newly:
             forced.update(newly)
             completed, report = attempt(forced, dry_run=dry_run)
     if completed.returncode != 0:
-        raise BuildFailure(_pip_error(completed, "pip install", ours, pins.values()))
+        raise _pip_error(completed, "pip install", ours, pins.values())
     return _read_report(report), forced
 
 
@@ -1418,10 +1546,10 @@ def _pip_check(pip: _Pip, venv_python: Path, system_python: Path) -> List[str]:
             baseline_process.wait()
     found = _check_lines(completed.stdout)
     if not found:
-        raise BuildFailure(_pip_error(completed, "pip check"))
+        raise BuildFailure(f"pip check failed (exit {completed.returncode}): {completed.stderr.strip() or 'no output'}")
     new = [line for line in found if line not in baseline]
     if new:
-        raise BuildFailure("pip check failed: the venv breaks requirements:\n  " + "\n  ".join(new))
+        raise RequirementsUnmet("pip check failed: the venv breaks requirements:\n  " + "\n  ".join(new))
     return [f"pip check: {line} (the system already has this problem without the venv)" for line in found]
 
 
