@@ -109,6 +109,7 @@ from debvenv.sources import dpkgdb, dpkglog
 from debvenv.sources.installed import load_installed
 from debvenv.targets import TargetOptions
 from debvenv.venv import (
+    Demand,
     DEBIAN,
     FOREIGN,
     MANIFEST_NAME,
@@ -138,6 +139,9 @@ from debvenv.venv import (
     _VenvView,
     _write_json,
     debian_pins,
+    demand_line,
+    unmet_below,
+    walk_demands as venv_walk_demands,
     manifest_document,
     no_checkpoint,
     recover_leftovers,
@@ -494,29 +498,6 @@ def requirement_set(manifest: Manifest) -> RequirementSet:
 
 
 @dataclass(frozen=True)
-class Demand:
-    """One requirement on a distribution: top-level (from the manifest) or a Requires-Dist."""
-
-    requirement: str  # as written
-    name: str  # the distribution, as the requirement spells it
-    required_by: str  # "" for a top-level requirement, else the requiring distribution's name
-    origin: str  # "requirements.txt:3" or "debvenv-test-sixuser 1.0"
-    specifier: SpecifierSet  # what must hold; empty for a URL requirement
-    extras: Tuple[str, ...]
-    url: Optional[str]  # a direct URL requirement's URL
-    problem: Optional[str]  # why it is not met now; None when it is
-
-    @property
-    def met(self) -> bool:
-        return self.problem is None
-
-    @property
-    def text(self) -> str:
-        """``appdirs>=1.4 (requirements.txt:1)``."""
-        return f"{self.requirement} ({self.origin})"
-
-
-@dataclass(frozen=True)
 class DistributionAudit:
     """One distribution's verdict."""
 
@@ -742,50 +723,11 @@ def evaluate_audit(
 
 
 def walk_demands(manifest: Manifest, view: _VenvView) -> Dict[str, List[Demand]]:
-    """Every requirement on each distribution, from the manifest's requirements down.
+    """Every requirement on each distribution, from the manifest's requirements down (``venv.walk_demands``).
 
-    The walk follows ``venv._resolve``: markers evaluated for the venv's
-    interpreter, each extra walked once, a requirement not met not followed.
+    The one walk build's verification also judges by: what build accepted, audit finds met.
     """
-    environment = dict(view.environment)
-    demands: Dict[str, List[Demand]] = {}
-    activated: Dict[str, Set[str]] = {}  # normalized name -> extras walked ("" is the base)
-
-    def walk(key: str, extras: Iterable[str]) -> None:
-        seen = view.visible[key]
-        for text, dependency, _contexts in requirements_brought_in(key, seen, extras, activated, environment):
-            if dependency is None:
-                continue  # build warned; pip check judges it
-            dependency_key = normalize(dependency.name)
-            specifier = dependency.specifier if not dependency.url else SpecifierSet()
-            problem = _unmet(dependency.name, specifier, view)
-            demands.setdefault(dependency_key, []).append(
-                Demand(
-                    requirement=text, name=dependency.name, required_by=normalize(seen.name),
-                    origin=f"{seen.name} {seen.version}", specifier=specifier,
-                    extras=tuple(sorted(normalize(e) for e in dependency.extras)),
-                    url=dependency.url or None, problem=problem,
-                )
-            )  # fmt: skip
-            if problem is None:
-                walk(dependency_key, dependency.extras)
-
-    for entry in manifest.requirements:
-        requirement = entry.requirement
-        if not marker_applies(requirement.marker, environment):
-            continue
-        specifier = requirement.specifier if requirement.url is None else SpecifierSet()
-        problem = _unmet(requirement.name, specifier, view)
-        demands.setdefault(requirement.name, []).append(
-            Demand(
-                requirement=requirement.text, name=requirement.display_name, required_by="",
-                origin=str(requirement.origin), specifier=specifier, extras=requirement.extras,
-                url=requirement.url, problem=problem,
-            )
-        )  # fmt: skip
-        if problem is None:
-            walk(requirement.name, requirement.extras)
-    return demands
+    return venv_walk_demands([entry.requirement for entry in manifest.requirements], view)
 
 
 def _satisfies(provider: Provider, demands: Sequence[Demand]) -> bool:
@@ -1052,23 +994,14 @@ def _unrepairable(report: AuditReport) -> str:
 
 
 def repair_line(audit: DistributionAudit, manifest: Manifest) -> str:
-    """One pip requirement meeting every demand on a broken distribution at once."""
-    urls = [d for d in audit.demands if d.url]
-    extras = sorted({extra for d in audit.demands for extra in d.extras})
+    """One pip requirement meeting every demand on a broken distribution at once (``venv.demand_line``)."""
+    masked = next((d for d in audit.demands if d.url and _MASKED in d.url), None)
+    if masked is not None:
+        raise SyncFailure(
+            f"{masked.text}: its URL had credentials, masked in {manifest.path}: rebuild the venv with debvenv build"
+        )
     name = next((d.name for d in audit.demands if not d.required_by), audit.name)
-    head = name + (f"[{','.join(extras)}]" if extras else "")
-    if urls:
-        url = urls[0].url or ""
-        if _MASKED in url:
-            raise SyncFailure(
-                f"{urls[0].text}: its URL had credentials, masked in {manifest.path}: "
-                "rebuild the venv with debvenv build"
-            )
-        return f"{head} @ {url}"
-    specifier = SpecifierSet()
-    for demand in audit.demands:
-        specifier &= demand.specifier
-    return head + str(specifier)
+    return demand_line(name, audit.demands)
 
 
 def _drop(pip: _Pip, venv_python: Path, redundant: Sequence[DistributionAudit]) -> Tuple[UsedDistribution, ...]:
@@ -1101,6 +1034,13 @@ def _finish(
     """Verify the venv at ``venv_dir`` as ``build`` does: what its new manifest will say."""
     view = _probe_venv(venv_python)
     resolutions, used, problems, unresolved = _resolve(report, plan, index, view)
+    # Build's own judgement: what audit would call broken, sync must not leave behind.
+    problems += [
+        f"{d.text} is not met: {d.problem}"
+        for on in unmet_below(venv_walk_demands([r.requirement for r in report.results], view)).values()
+        for d in on
+        if not d.met
+    ]
     if problems:
         raise SyncFailure("after sync the venv would not satisfy its requirements:\n  " + "\n  ".join(problems))
     for copy in removed:

@@ -20,10 +20,14 @@ The steps, each of which can fail without leaving a half-built venv behind:
    the venv's interpreter: pip installs into the venv without being
    installed there, so the venv's site-packages holds exactly what the
    system lacks. ``pip install --report`` says what was installed.
-4. Verify: ``pip check`` over the combined view (venv + system), where only
-   problems the system did not already have count; every applicable
-   top-level requirement, extras included, resolves under the venv's
-   interpreter, with its provenance.
+4. Verify with audit's own judgement (``walk_demands``): every applicable
+   requirement, direct or transitive, extras included, resolves under the
+   venv's interpreter, with its provenance. What a Debian package requires
+   and nothing provides (python3-gi's PyGObject requires pycairo) pip never
+   saw: it is installed into the venv in a second pip run, and a build
+   that still leaves a requirement unmet fails (exit 1), so a venv build
+   accepts audits clean. Then ``pip check`` over the combined view (venv +
+   system), where only problems the system did not already have count.
 5. Write the manifest ``DIR/debvenv.json``.
 
 The manifest (JSON, sorted keys, ``"schema": "debvenv.manifest/1"``):
@@ -436,21 +440,46 @@ def _build_at(
     venv_python = _create_venv(venv_dir, python, env)
     checkpoint("created")
     installed: Tuple[InstalledDistribution, ...] = ()
-    pip_version: Optional[str] = None
+    pip: Optional[_Pip] = None
     forced: Dict[str, str] = dict(unpinned)
     if needs_pip:
         pip = _Pip.extract(python_version, work, env)
-        pip_version = pip.version
         pip_report, forced = _install(pip, venv_python, work, plan, pins, forced, pip_args)
         installed = _installed_distributions(pip_report)
-        if installed:
-            warnings.extend(_pip_check(pip, venv_python, python))
-        checkpoint("installed")
 
     probe = _probe_venv(venv_python)
+    requirements = [planned.requirement for planned in plan.requirements]
+    # What a Debian package requires and nothing provides (python3-gi's PyGObject requires
+    # pycairo): pip never saw those requirements, audit would call them broken. Install them.
+    missing = unmet_below(walk_demands(requirements, probe))
+    if missing:
+        pip = pip or _Pip.extract(python_version, work, env)
+        lines = [demand_line(on[0].name, on) for on in missing.values()]
+        for key, on in missing.items():
+            if key in pins:
+                forced.setdefault(key, "; ".join(d.text for d in on if not d.met))
+        repair = dataclasses.replace(plan, venv_requirements=_option_lines(plan) + tuple(lines), requirements=())
+        try:
+            pip_report, forced = _install(pip, venv_python, work, repair, pins, forced, pip_args)
+        except BuildFailure as error:
+            needed = "; ".join(d.text for on in missing.values() for d in on if not d.met)
+            raise type(error)(f"{needed}: not met by Debian, and installing it into the venv failed:\n{error}") from error
+        installed = _merge_installed(installed, _installed_distributions(pip_report))
+        probe = _probe_venv(venv_python)
+    if installed and pip is not None:
+        warnings.extend(_pip_check(pip, venv_python, python))
+    if pip is not None:
+        checkpoint("installed")
     resolutions, used, problems, unresolved = _resolve(report, plan, index, probe)
+    problems += [
+        f"{d.text} is not met: {d.problem}"
+        for on in unmet_below(walk_demands(requirements, probe)).values()
+        for d in on
+        if not d.met
+    ]
     if problems:
         raise RequirementsUnmet("the new venv does not satisfy its requirements:\n  " + "\n  ".join(problems))
+    pip_version = pip.version if pip is not None else None
     warnings.extend(unresolved)
     warnings.extend(
         f"{d.name} {d.version} at {d.path} is owned by no Debian package and lies outside the venv "
@@ -470,7 +499,7 @@ def _build_at(
         resolutions=resolutions,
         distributions=used,
         shadowed=shadowed,
-        constraints=tuple(used_pins[key] for key in sorted(used_pins)) if needs_pip else (),
+        constraints=tuple(used_pins[key] for key in sorted(used_pins)) if pip is not None else (),
         manifest=venv_dir / MANIFEST_NAME,
         replaced_previous=replaced,
         warnings=tuple(dict.fromkeys(warnings)),
@@ -479,6 +508,22 @@ def _build_at(
         apt_packages=apt.packages if apt else (),
     )
     return result
+
+
+def _option_lines(plan: Plan) -> Tuple[str, ...]:
+    """The pip options of the plan's requirements file (--index-url, --find-links, -c FILE): no requirements."""
+    return tuple(
+        line for line in plan.venv_requirements
+        if line.startswith("-") and not line.startswith(("-e ", "--editable"))
+    )  # fmt: skip
+
+
+def _merge_installed(
+    first: Sequence[InstalledDistribution], then: Sequence[InstalledDistribution]
+) -> Tuple[InstalledDistribution, ...]:
+    merged = {normalize(d.name): d for d in first}
+    merged.update((normalize(d.name), d) for d in then)
+    return tuple(merged[key] for key in sorted(merged))
 
 
 def _needs_pip(plan: Plan) -> bool:
@@ -1722,6 +1767,100 @@ def requirements_brought_in(
         if not contexts or any(_marker_holds(dependency, environment, extra) for extra in before):
             continue
         yield text, dependency, contexts
+
+
+@dataclass(frozen=True)
+class Demand:
+    """One requirement on a distribution: top-level (from the manifest) or a Requires-Dist."""
+
+    requirement: str  # as written
+    name: str  # the distribution, as the requirement spells it
+    required_by: str  # "" for a top-level requirement, else the requiring distribution's name
+    origin: str  # "requirements.txt:3" or "debvenv-test-sixuser 1.0"
+    specifier: SpecifierSet  # what must hold; empty for a URL requirement
+    extras: Tuple[str, ...]
+    url: Optional[str]  # a direct URL requirement's URL
+    problem: Optional[str]  # why it is not met now; None when it is
+
+    @property
+    def met(self) -> bool:
+        return self.problem is None
+
+    @property
+    def text(self) -> str:
+        """``appdirs>=1.4 (requirements.txt:1)``."""
+        return f"{self.requirement} ({self.origin})"
+
+
+def walk_demands(requirements: Iterable[Requirement], view: "_VenvView") -> Dict[str, List[Demand]]:
+    """Every requirement on each distribution the venv's interpreter sees, from ``requirements`` down.
+
+    The one judgement build's verification and audit share: a venv build
+    accepts has no demand here that is not met, and audit's ``broken`` is a
+    demand here that is not. The walk follows ``_resolve``: markers
+    evaluated for the venv's interpreter, each extra walked once, a
+    requirement not met not followed.
+    """
+    environment = dict(view.environment)
+    demands: Dict[str, List[Demand]] = {}
+    activated: Dict[str, Set[str]] = {}  # normalized name -> extras walked ("" is the base)
+
+    def walk(key: str, extras: Iterable[str]) -> None:
+        seen = view.visible[key]
+        for text, dependency, _contexts in requirements_brought_in(key, seen, extras, activated, environment):
+            if dependency is None:
+                continue  # build warned; pip check judges it
+            dependency_key = normalize(dependency.name)
+            specifier = dependency.specifier if not dependency.url else SpecifierSet()
+            problem = _unmet(dependency.name, specifier, view)
+            demands.setdefault(dependency_key, []).append(
+                Demand(
+                    requirement=text, name=dependency.name, required_by=normalize(seen.name),
+                    origin=f"{seen.name} {seen.version}", specifier=specifier,
+                    extras=tuple(sorted(normalize(e) for e in dependency.extras)),
+                    url=dependency.url or None, problem=problem,
+                )
+            )  # fmt: skip
+            if problem is None:
+                walk(dependency_key, dependency.extras)
+
+    for requirement in requirements:
+        if not marker_applies(requirement.marker, environment):
+            continue
+        specifier = requirement.specifier if requirement.url is None else SpecifierSet()
+        problem = _unmet(requirement.name, specifier, view)
+        demands.setdefault(requirement.name, []).append(
+            Demand(
+                requirement=requirement.text, name=requirement.display_name, required_by="",
+                origin=str(requirement.origin), specifier=specifier, extras=requirement.extras,
+                url=requirement.url, problem=problem,
+            )
+        )  # fmt: skip
+        if problem is None:
+            walk(requirement.name, requirement.extras)
+    return demands
+
+
+def unmet_below(demands: Mapping[str, Sequence[Demand]]) -> Dict[str, List[Demand]]:
+    """The distributions with a requirement not met, where no top-level requirement is among the unmet."""
+    return {
+        key: list(on)
+        for key, on in sorted(demands.items())
+        if any(not d.met for d in on) and all(d.required_by for d in on if not d.met)
+    }
+
+
+def demand_line(name: str, demands: Sequence[Demand]) -> str:
+    """One pip requirement meeting every demand on a distribution at once (``urllib3<2,>=1.26.11``)."""
+    extras = sorted({extra for d in demands for extra in d.extras})
+    head = name + (f"[{','.join(extras)}]" if extras else "")
+    url = next((d.url for d in demands if d.url), None)
+    if url:
+        return f"{head} @ {url}"
+    specifier = SpecifierSet()
+    for demand in demands:
+        specifier &= demand.specifier
+    return head + str(specifier)
 
 
 def _unmet(name: str, specifier: SpecifierSet, view: _VenvView) -> Optional[str]:

@@ -42,7 +42,7 @@ import pytest
 from virtualenv.seed.wheels.embed import get_embed_wheel
 from wheelhouse import wheel_from_deb, wheel_from_dist_packages, write_wheel
 
-from debvenv.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EnvironmentFailure, InputError
+from debvenv.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK, EnvironmentFailure, InputError
 from debvenv.files import locked_directory
 from debvenv.requirements import read_requirements
 from debvenv.venv import (
@@ -907,3 +907,78 @@ def test_an_interpreter_answering_the_wrong_shape_is_an_environment_failure(tmp_
         build_venv(read_requirements([requirements_file]), tmp_path / "venv", python=impostor)
     assert raised.value.exit_code == EXIT_ENVIRONMENT
     assert listing(tmp_path) == ["project", "python"]
+
+
+# ---- build accepts only what audit will find met ---------------------------------------
+
+# Runs under /usr/bin/python3: a dpkg-installed distribution one of whose requirements (no
+# extra, marker true) names a distribution nothing on the system provides. On bookworm with
+# python3-gi but not python3-cairo: PyGObject requires pycairo>=1.16.0.
+_UNMET_DEBIAN_PROBE = r"""
+import json, sys, importlib.metadata as metadata
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+dists = [d for d in metadata.distributions() if str(getattr(d, "_path", "")).startswith("/usr/lib/python3/dist-packages/")]
+present = {canonicalize_name(d.metadata["Name"]) for d in metadata.distributions() if d.metadata["Name"]}
+for dist in sorted(dists, key=lambda d: d.metadata["Name"] or ""):
+    for text in dist.requires or ():
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        if canonicalize_name(requirement.name) not in present:
+            print(json.dumps([dist.metadata["Name"], requirement.name, str(requirement.specifier)]))
+            sys.exit(0)
+"""
+
+
+@pytest.fixture(scope="module")
+def debian_requirement_unmet() -> List[str]:
+    """[Debian's distribution, the distribution it requires, the specifier] for one such case here."""
+    found = subprocess.run([str(PYTHON), "-E", "-c", _UNMET_DEBIAN_PROBE], capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    if not found.stdout.strip():
+        pytest.skip("no Debian package here requires a distribution that nothing provides (python3-gi does)")
+    return json.loads(found.stdout)
+
+
+def satisfying_version(specifier: str) -> str:
+    from packaging.specifiers import SpecifierSet
+
+    spec = SpecifierSet(specifier)
+    candidates = ["99.0"] + [s.version.replace("*", "0") for s in spec]
+    return next(v for v in candidates if spec.contains(v, prereleases=True))
+
+
+def test_what_a_debian_package_requires_and_nothing_provides_goes_into_the_venv(tmp_path, debian_requirement_unmet):
+    """build and audit judge alike: the venv a build accepts audits clean."""
+    from debvenv.audit import BROKEN, audit_venv
+
+    debian, missing, specifier = debian_requirement_unmet
+    wheels = tmp_path / "wheels"
+    version = satisfying_version(specifier)
+    module = re.sub(r"[-.]", "_", missing.lower())
+    write_wheel(wheels, missing, version, {f"{module}_made_by_the_test.py": b""})
+    requirements_file = write_requirements(tmp_path / "project", f"{debian}\n")
+    venv = tmp_path / "venv"
+
+    result = build(requirements_file, venv, *offline(wheels))
+
+    assert [(d.name, d.version) for d in result.installed] == [(missing, version)]
+    [resolution] = result.resolutions
+    assert resolution.distribution.provenance == "debian"
+    report = audit_venv(venv, env=clean_pip_environment())
+    assert report.exit_code == EXIT_OK, render_build(result)
+    assert report.with_status(BROKEN) == ()
+    assert report.pip_check.problems == ()
+
+
+def test_a_build_that_cannot_meet_a_debian_packages_requirement_fails(tmp_path, debian_requirement_unmet):
+    debian, missing, _specifier = debian_requirement_unmet
+    requirements_file = write_requirements(tmp_path / "project", f"{debian}\n")
+
+    with pytest.raises(BuildFailure) as raised:
+        build(requirements_file, tmp_path / "venv", "--no-index")
+
+    assert raised.value.exit_code == EXIT_CHECK_FAILED
+    assert missing in str(raised.value) and debian in str(raised.value)
+    assert listing(tmp_path) == ["project"]
