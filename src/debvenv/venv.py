@@ -35,7 +35,9 @@ The manifest (JSON, sorted keys, ``"schema": "debvenv.manifest/1"``):
 version}; ``pip`` {version (null when pip was not needed), args (URL
 credentials masked)}; ``requirements``: one per top-level requirement in
 file order -- requirement (as written), file, line, name, specifier,
-extras, marker, url, status (its verdict on ``installed``), reason (why
+extras, marker, url, status (its verdict on ``installed``; after
+--apt-install, the apt lists' where nothing installed provides it and
+their version does not fit: ``explained_by_apt``), reason (why
 Debian or the venv), and the distribution that answers it: provenance
 (``debian`` | ``venv`` | ``foreign``; null when not applicable), version,
 package, debian_version, path; ``distributions``: every distribution a
@@ -96,6 +98,7 @@ from debvenv.errors import EXIT_CHECK_FAILED, DebvenvError, EnvironmentFailure, 
 from debvenv.files import exchange, locked_directory, rename_new, write_atomically
 from debvenv.evaluate import (
     EXCLUDED,
+    MISSING,
     NOT_APPLICABLE,
     OUTDATED,
     SATISFIED,
@@ -276,6 +279,7 @@ class AptOutcome:
     choices: Tuple[AptChoice, ...] = ()  # the apt ones in install order, then what stays with pip
     packages: Tuple[Tuple[str, str], ...] = ()  # (package, version) dpkg newly has, dependencies too
     warnings: Tuple[str, ...] = ()
+    apt_index: Optional[SuiteIndex] = None  # the apt lists it judged by
 
 
 @dataclass(frozen=True)
@@ -360,6 +364,8 @@ def build_venv(
 
     report = check(requirements, [index])
     plan = make_plan(report, index.target.id, requirement_set=requirements)
+    if apt.apt_index is not None:
+        plan = explained_by_apt(plan, requirements, index, apt.apt_index)
     pins, unpinned = debian_pins(index, report, requirements)
     needs_pip = _needs_pip(plan)
     warnings = _report_warnings(report) + list(apt.warnings) + recovered
@@ -679,7 +685,9 @@ def install_from_apt(
             pip_report, _ = _install(*pip, work, plan, pins, unpinned, pip_args, dry_run=True)
             moves, left = pip_apt_moves(pip_report, plan, requirements, apt_index, installed, installed_index=index)
     packages = tuple(sorted(changed.items()))
-    return index, AptOutcome(choices=tuple(chosen) + tuple(left), packages=packages, warnings=tuple(warnings))
+    return index, AptOutcome(
+        choices=tuple(chosen) + tuple(left), packages=packages, warnings=tuple(warnings), apt_index=apt_index
+    )
 
 
 def direct_apt_moves(
@@ -712,6 +720,30 @@ def direct_apt_moves(
             ),
         )
     return list(moves.values())
+
+
+def explained_by_apt(plan: Plan, requirements: RequirementSet, index: SuiteIndex, apt_index: SuiteIndex) -> Plan:
+    """``plan`` (on the installed target, after --apt-install) with the apt lists' verdict where it decided.
+
+    A requirement no installed package provides, for which the apt lists
+    offer a package that does not satisfy it, went to the venv because of
+    the apt lists' version: its status and reason are that verdict's
+    (``outdated: python3-django-environ has 0.4.4, needs >=0.9``), as the
+    --apt-install report says, not "missing: no Debian package provides".
+    """
+    apt_plan = make_plan(check(requirements, [index, apt_index]), apt_index.target.id, requirement_set=requirements)
+    planned = []
+    for here, there in zip(plan.requirements, apt_plan.requirements):
+        if here.destination == VENV and here.status == MISSING and there.provider is not None and there.status in (
+            _FORCED_PAST_DEBIAN
+        ):
+            here = dataclasses.replace(
+                here, status=there.status,
+                reason=f"{there.reason} (the apt lists' {there.provider.package} {there.provider.debian_version}; "
+                "nothing installed provides it)",
+            )  # fmt: skip
+        planned.append(here)
+    return dataclasses.replace(plan, requirements=tuple(planned))
 
 
 _MAX_HINTS = 5
@@ -1709,9 +1741,9 @@ def _resolve(
             walk(normalize(dependency.name), dependency.extras, key, origin, False)
 
     resolutions: List[Resolution] = []
-    for result, planned in zip(report.results, plan.requirements):
+    for planned in plan.requirements:
         requirement = planned.requirement  # with the constraints that apply on this target
-        status = result.verdicts[index.target.id].status
+        status = planned.status  # the verdict that decided it (``explained_by_apt``)
         if not marker_applies(requirement.marker, environment):
             resolutions.append(Resolution(requirement, NOT_APPLICABLE, planned.reason, None))
             continue
