@@ -51,6 +51,7 @@ from debvenv.index import MAPPING_METADATA, VERSION_FROM_METADATA, Provider, Sui
 from debvenv.names import normalize
 from debvenv.plan import make_plan
 from debvenv.requirements import Origin, RequirementSet, parse_requirement_line
+from debvenv.sources import dpkglog
 from debvenv.venv import (
     MANIFEST_NAME,
     BuildResult,
@@ -233,9 +234,11 @@ def built_manifest(world: World) -> dict:
 MANIFEST = built_manifest(World.as_built())
 
 
-def audit(world: World, pip_check: PipCheck = PipCheck(ran=True)):
+def audit(world: World, pip_check: PipCheck = PipCheck(ran=True), removed: Optional[Dict[str, str]] = None):
     manifest = manifest_from_document(copy.deepcopy(MANIFEST), VENV / MANIFEST_NAME)
-    return evaluate_audit(manifest, world.index(), world.view(), world.packages, venv=VENV, pip_check=pip_check)
+    return evaluate_audit(
+        manifest, world.index(), world.view(), world.packages, venv=VENV, pip_check=pip_check, removed=removed or {}
+    )
 
 
 def statuses(report) -> Dict[str, str]:
@@ -345,7 +348,8 @@ def _idna_installed_by_hand(world):
     [
         pytest.param(None, {}, {}, id="as-built"),
         pytest.param(_remove_yaml, {"pyyaml": BROKEN}, {
-            "pyyaml": "PyYAML>=5 (requirements.txt:1) is not met: python3-yaml 6.0-3+b2 was removed",
+            "pyyaml": "PyYAML>=5 (requirements.txt:1) is not met: python3-yaml is no longer installed "
+                      "(manifest had 6.0-3+b2)",
         }, id="apt-get-remove"),
         pytest.param(_urllib3_2, {"urllib3": BROKEN}, {
             "urllib3": "urllib3<2 (requirements.txt:7) is not met: python3-urllib3 was upgraded from "
@@ -410,6 +414,35 @@ def test_verdicts(change, expected, reasons):
     assert [d.status for d in report.distributions] == sorted(
         (d.status for d in report.distributions), key=STATUSES.index
     )
+
+
+DPKG_ROOT = Path(__file__).parent / "data" / "dpkg-root"  # scripts/cut-dpkg-log: real dpkg wrote it
+
+
+@pytest.mark.parametrize(
+    "log, reason",
+    [
+        # dpkg's log: python3-yaml was upgraded to 6.0.2-1+b2 after the build, then removed.
+        (DPKG_ROOT / "var" / "log" / "dpkg.log", "python3-yaml 6.0.2-1+b2 was removed (manifest had 6.0-3+b2)"),
+        # The log removed what the manifest had.
+        ("6.0-3+b2", "python3-yaml 6.0-3+b2 was removed"),
+        # No log, or one that does not say: only what is known.
+        (None, "python3-yaml is no longer installed (manifest had 6.0-3+b2)"),
+    ],
+    ids=["upgraded-then-removed", "removed-as-built", "log-silent"],
+)
+def test_a_removed_package_is_named_with_the_version_dpkg_removed(log, reason):
+    world = World.as_built()
+    world.remove("pyyaml")
+    if isinstance(log, Path):
+        removed = dpkglog.removed_versions(dpkglog.default_log(DPKG_ROOT / "var" / "lib" / "dpkg"))
+    else:
+        removed = {"python3-yaml": log} if log else {}
+
+    [yaml] = [d for d in audit(world, removed=removed).distributions if d.key == "pyyaml"]
+
+    assert yaml.status == BROKEN
+    assert yaml.reasons == (f"PyYAML>=5 (requirements.txt:1) is not met: {reason}",)
 
 
 def test_a_shadowing_copy_names_what_needs_it():

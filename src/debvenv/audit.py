@@ -11,7 +11,8 @@ every distribution involved -- those the walk reaches, those the manifest
 lists, and every copy in the venv's own site-packages:
 
 ==========  =================================================================
-broken      a requirement on it is not met: its Debian package was removed,
+broken      a requirement on it is not met: its Debian package was removed
+            (at the version dpkg's log says it removed, where it says),
             upgraded past a bound or downgraded, or the venv's copy is gone
             (exit 1)
 redundant   a venv copy where an installed Debian package satisfies every
@@ -87,6 +88,7 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from packaging.markers import InvalidMarker, Marker
@@ -103,10 +105,11 @@ from debvenv.index import Provider, SuiteIndex
 from debvenv.names import normalize
 from debvenv.plan import Plan, make_plan
 from debvenv.requirements import Origin, Requirement, RequirementSet
-from debvenv.sources import dpkgdb
+from debvenv.sources import dpkgdb, dpkglog
 from debvenv.sources.installed import load_installed
 from debvenv.targets import TargetOptions
 from debvenv.venv import (
+    Demand,
     DEBIAN,
     FOREIGN,
     MANIFEST_NAME,
@@ -136,6 +139,9 @@ from debvenv.venv import (
     _VenvView,
     _write_json,
     debian_pins,
+    demand_line,
+    unmet_below,
+    walk_demands as venv_walk_demands,
     manifest_document,
     no_checkpoint,
     recover_leftovers,
@@ -160,6 +166,7 @@ MAX_MANIFEST_SIZE = 64 * MIB
 _MAX_PATH = 4096  # PATH_MAX
 _MAX_SHORT_FIELD = 100  # a version, a time stamp
 _WIDTH = 80
+_NOTHING_REMOVED: Mapping[str, str] = MappingProxyType({})  # dpkg's log said nothing
 # What sync recomputes; every other top-level key of the old manifest (the
 # build's --apt-install record) is carried over unchanged.
 _RECOMPUTED_KEYS = frozenset(
@@ -491,29 +498,6 @@ def requirement_set(manifest: Manifest) -> RequirementSet:
 
 
 @dataclass(frozen=True)
-class Demand:
-    """One requirement on a distribution: top-level (from the manifest) or a Requires-Dist."""
-
-    requirement: str  # as written
-    name: str  # the distribution, as the requirement spells it
-    required_by: str  # "" for a top-level requirement, else the requiring distribution's name
-    origin: str  # "requirements.txt:3" or "debvenv-test-sixuser 1.0"
-    specifier: SpecifierSet  # what must hold; empty for a URL requirement
-    extras: Tuple[str, ...]
-    url: Optional[str]  # a direct URL requirement's URL
-    problem: Optional[str]  # why it is not met now; None when it is
-
-    @property
-    def met(self) -> bool:
-        return self.problem is None
-
-    @property
-    def text(self) -> str:
-        """``appdirs>=1.4 (requirements.txt:1)``."""
-        return f"{self.requirement} ({self.origin})"
-
-
-@dataclass(frozen=True)
 class DistributionAudit:
     """One distribution's verdict."""
 
@@ -613,6 +597,7 @@ def _audit(
         venv=venv_dir,
         pip_check=checked,
         warnings=warnings,
+        removed=dpkglog.removed_versions(dpkglog.default_log(options.admin_dir)),
     )
     return report, index
 
@@ -698,12 +683,14 @@ def evaluate_audit(
     venv: Optional[Path] = None,
     pip_check: PipCheck = PipCheck(),
     warnings: Sequence[str] = (),
+    removed: Mapping[str, str] = _NOTHING_REMOVED,
 ) -> AuditReport:
     """Judge every distribution (module docstring) from what was found; no I/O.
 
     ``index`` is the installed target for the manifest's interpreter,
     ``view`` what the venv's interpreter sees, ``packages`` dpkg's
-    installed package -> version.
+    installed package -> version, ``removed`` package -> the version dpkg's
+    log says it last removed (``dpkglog.removed_versions``).
     """
     demands = walk_demands(manifest, view)
     by_path: Dict[str, Provider] = {}
@@ -722,7 +709,7 @@ def evaluate_audit(
         seen = view.visible.get(key)
         on = tuple(demands.get(key, ()))
         now = _used(seen, view, by_path, tuple(sorted({d.required_by for d in on}))) if seen else None
-        judged.append(_judge(key, now, manifest.distribution(key), index.lookup(key), on, packages))
+        judged.append(_judge(key, now, manifest.distribution(key), index.lookup(key), on, packages, removed))
     order = {status: number for number, status in enumerate(STATUSES)}
     judged.sort(key=lambda d: (order[d.status], d.key))
     return AuditReport(
@@ -736,50 +723,11 @@ def evaluate_audit(
 
 
 def walk_demands(manifest: Manifest, view: _VenvView) -> Dict[str, List[Demand]]:
-    """Every requirement on each distribution, from the manifest's requirements down.
+    """Every requirement on each distribution, from the manifest's requirements down (``venv.walk_demands``).
 
-    The walk follows ``venv._resolve``: markers evaluated for the venv's
-    interpreter, each extra walked once, a requirement not met not followed.
+    The one walk build's verification also judges by: what build accepted, audit finds met.
     """
-    environment = dict(view.environment)
-    demands: Dict[str, List[Demand]] = {}
-    activated: Dict[str, Set[str]] = {}  # normalized name -> extras walked ("" is the base)
-
-    def walk(key: str, extras: Iterable[str]) -> None:
-        seen = view.visible[key]
-        for text, dependency, _contexts in requirements_brought_in(key, seen, extras, activated, environment):
-            if dependency is None:
-                continue  # build warned; pip check judges it
-            dependency_key = normalize(dependency.name)
-            specifier = dependency.specifier if not dependency.url else SpecifierSet()
-            problem = _unmet(dependency.name, specifier, view)
-            demands.setdefault(dependency_key, []).append(
-                Demand(
-                    requirement=text, name=dependency.name, required_by=normalize(seen.name),
-                    origin=f"{seen.name} {seen.version}", specifier=specifier,
-                    extras=tuple(sorted(normalize(e) for e in dependency.extras)),
-                    url=dependency.url or None, problem=problem,
-                )
-            )  # fmt: skip
-            if problem is None:
-                walk(dependency_key, dependency.extras)
-
-    for entry in manifest.requirements:
-        requirement = entry.requirement
-        if not marker_applies(requirement.marker, environment):
-            continue
-        specifier = requirement.specifier if requirement.url is None else SpecifierSet()
-        problem = _unmet(requirement.name, specifier, view)
-        demands.setdefault(requirement.name, []).append(
-            Demand(
-                requirement=requirement.text, name=requirement.display_name, required_by="",
-                origin=str(requirement.origin), specifier=specifier, extras=requirement.extras,
-                url=requirement.url, problem=problem,
-            )
-        )  # fmt: skip
-        if problem is None:
-            walk(requirement.name, requirement.extras)
-    return demands
+    return venv_walk_demands([entry.requirement for entry in manifest.requirements], view)
 
 
 def _satisfies(provider: Provider, demands: Sequence[Demand]) -> bool:
@@ -808,16 +756,20 @@ def _moved(package: str, before: str, after: str) -> str:
 
 
 def _cause(
-    name: str, now: Optional[UsedDistribution], built: Optional[UsedDistribution], packages: Mapping[str, str]
+    name: str,
+    now: Optional[UsedDistribution],
+    built: Optional[UsedDistribution],
+    packages: Mapping[str, str],
+    removed: Mapping[str, str],
 ) -> Optional[str]:
-    """What happened to a distribution whose requirement broke, where the manifest can tell."""
+    """What happened to a distribution whose requirement broke, where the manifest (and dpkg's log) can tell."""
     if now is None:
         if built is None:
             return None
         if built.provenance == DEBIAN and built.package:
             current = packages.get(built.package)
             if current is None:
-                return f"{built.package} {built.debian_version} was removed"
+                return _removal(built.package, built.debian_version or "", removed.get(built.package))
             if current != built.debian_version:
                 return f"{_moved(built.package, built.debian_version or '', current)} and no longer provides {name}"
             return f"{built.package} {current} no longer provides {name}"
@@ -836,6 +788,16 @@ def _cause(
     return f"found {name} {now.version} at {now.path}, owned by no Debian package"
 
 
+def _removal(package: str, manifest_version: str, logged: Optional[str]) -> str:
+    """A package that is gone: the version dpkg's log says it removed, else only what the manifest had."""
+    # An upgrade after the build may have come first: the manifest's version is not the one removed.
+    if logged is None:
+        return f"{package} is no longer installed (manifest had {manifest_version})"
+    if logged == manifest_version:
+        return f"{package} {logged} was removed"
+    return f"{package} {logged} was removed (manifest had {manifest_version})"
+
+
 def _demand_list(demands: Sequence[Demand]) -> str:
     return ", ".join(d.text for d in demands)
 
@@ -847,6 +809,7 @@ def _judge(
     providers: Sequence[Provider],
     demands: Sequence[Demand],
     packages: Mapping[str, str],
+    removed: Mapping[str, str] = _NOTHING_REMOVED,
 ) -> DistributionAudit:
     name = now.name if now else built.name if built else demands[0].name if demands else key
     debian = _best_debian(providers, demands)
@@ -856,7 +819,7 @@ def _judge(
 
     unmet = [d for d in demands if not d.met]
     if unmet:
-        cause = _cause(name, now, built, packages)
+        cause = _cause(name, now, built, packages, removed)
         return verdict(BROKEN, *(f"{d.text} is not met: {cause or d.problem}" for d in unmet))
     no_longer = "no longer required" + (
         f" (was required by {', '.join(r or 'a top-level requirement' for r in built.required_by)})"
@@ -1031,23 +994,14 @@ def _unrepairable(report: AuditReport) -> str:
 
 
 def repair_line(audit: DistributionAudit, manifest: Manifest) -> str:
-    """One pip requirement meeting every demand on a broken distribution at once."""
-    urls = [d for d in audit.demands if d.url]
-    extras = sorted({extra for d in audit.demands for extra in d.extras})
+    """One pip requirement meeting every demand on a broken distribution at once (``venv.demand_line``)."""
+    masked = next((d for d in audit.demands if d.url and _MASKED in d.url), None)
+    if masked is not None:
+        raise SyncFailure(
+            f"{masked.text}: its URL had credentials, masked in {manifest.path}: rebuild the venv with debvenv build"
+        )
     name = next((d.name for d in audit.demands if not d.required_by), audit.name)
-    head = name + (f"[{','.join(extras)}]" if extras else "")
-    if urls:
-        url = urls[0].url or ""
-        if _MASKED in url:
-            raise SyncFailure(
-                f"{urls[0].text}: its URL had credentials, masked in {manifest.path}: "
-                "rebuild the venv with debvenv build"
-            )
-        return f"{head} @ {url}"
-    specifier = SpecifierSet()
-    for demand in audit.demands:
-        specifier &= demand.specifier
-    return head + str(specifier)
+    return demand_line(name, audit.demands)
 
 
 def _drop(pip: _Pip, venv_python: Path, redundant: Sequence[DistributionAudit]) -> Tuple[UsedDistribution, ...]:
@@ -1080,6 +1034,13 @@ def _finish(
     """Verify the venv at ``venv_dir`` as ``build`` does: what its new manifest will say."""
     view = _probe_venv(venv_python)
     resolutions, used, problems, unresolved = _resolve(report, plan, index, view)
+    # Build's own judgement: what audit would call broken, sync must not leave behind.
+    problems += [
+        f"{d.text} is not met: {d.problem}"
+        for on in unmet_below(venv_walk_demands([r.requirement for r in report.results], view)).values()
+        for d in on
+        if not d.met
+    ]
     if problems:
         raise SyncFailure("after sync the venv would not satisfy its requirements:\n  " + "\n  ".join(problems))
     for copy in removed:

@@ -20,10 +20,14 @@ The steps, each of which can fail without leaving a half-built venv behind:
    the venv's interpreter: pip installs into the venv without being
    installed there, so the venv's site-packages holds exactly what the
    system lacks. ``pip install --report`` says what was installed.
-4. Verify: ``pip check`` over the combined view (venv + system), where only
-   problems the system did not already have count; every applicable
-   top-level requirement, extras included, resolves under the venv's
-   interpreter, with its provenance.
+4. Verify with audit's own judgement (``walk_demands``): every applicable
+   requirement, direct or transitive, extras included, resolves under the
+   venv's interpreter, with its provenance. What a Debian package requires
+   and nothing provides (python3-gi's PyGObject requires pycairo) pip never
+   saw: it is installed into the venv in a second pip run, and a build
+   that still leaves a requirement unmet fails (exit 1), so a venv build
+   accepts audits clean. Then ``pip check`` over the combined view (venv +
+   system), where only problems the system did not already have count.
 5. Write the manifest ``DIR/debvenv.json``.
 
 The manifest (JSON, sorted keys, ``"schema": "debvenv.manifest/1"``):
@@ -31,7 +35,9 @@ The manifest (JSON, sorted keys, ``"schema": "debvenv.manifest/1"``):
 version}; ``pip`` {version (null when pip was not needed), args (URL
 credentials masked)}; ``requirements``: one per top-level requirement in
 file order -- requirement (as written), file, line, name, specifier,
-extras, marker, url, status (its verdict on ``installed``), reason (why
+extras, marker, url, status (its verdict on ``installed``; after
+--apt-install, the apt lists' where nothing installed provides it and
+their version does not fit: ``explained_by_apt``), reason (why
 Debian or the venv), and the distribution that answers it: provenance
 (``debian`` | ``venv`` | ``foreign``; null when not applicable), version,
 package, debian_version, path; ``distributions``: every distribution a
@@ -88,10 +94,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from debvenv import __version__
-from debvenv.errors import EnvironmentFailure, InputError
+from debvenv.errors import EXIT_CHECK_FAILED, DebvenvError, EnvironmentFailure, InputError
 from debvenv.files import exchange, locked_directory, rename_new, write_atomically
 from debvenv.evaluate import (
     EXCLUDED,
+    MISSING,
     NOT_APPLICABLE,
     OUTDATED,
     SATISFIED,
@@ -169,7 +176,18 @@ class UnsafeVenvError(InputError):
 
 
 class BuildFailure(EnvironmentFailure):
-    """virtualenv, pip or the verification of the new venv failed."""
+    """virtualenv or pip could not run, or pip could not reach its package indexes (exit 3)."""
+
+
+class RequirementsUnmet(BuildFailure):
+    """pip ran and reached its indexes, yet the requirements cannot be installed (exit 1).
+
+    No version satisfies, the versions conflict, a distribution fails to
+    build, or the new venv does not satisfy what ``audit`` would check:
+    the requirements are unmet, as DESIGN.md's exit 1 says, not the machine.
+    """
+
+    exit_code = EXIT_CHECK_FAILED
 
 
 class AptInstallRefused(InputError):
@@ -261,6 +279,7 @@ class AptOutcome:
     choices: Tuple[AptChoice, ...] = ()  # the apt ones in install order, then what stays with pip
     packages: Tuple[Tuple[str, str], ...] = ()  # (package, version) dpkg newly has, dependencies too
     warnings: Tuple[str, ...] = ()
+    apt_index: Optional[SuiteIndex] = None  # the apt lists it judged by
 
 
 @dataclass(frozen=True)
@@ -307,9 +326,14 @@ def build_venv(
     ``env`` is the environment pip and virtualenv run with (default
     ``os.environ``: the user's pip configuration and ``PIP_*`` variables
     apply). Raises UnsafeVenvError (exit 2) before touching anything when
-    ``venv_dir`` must not be built over, BuildFailure (exit 3) when
-    virtualenv, pip or the verification fails -- after removing what the
-    build made and restoring the previous venv.
+    ``venv_dir`` must not be built over; RequirementsUnmet (exit 1) when
+    pip ran but could not install the requirements (no such version, a
+    conflict, a failing build: pip's error block is kept, with its cause)
+    or the new venv fails verification; BuildFailure (exit 3) when
+    virtualenv or pip cannot run or pip cannot reach a package index (its
+    connection errors are kept) -- each after removing what the build made
+    and restoring the previous venv. Without ``apt_install``, a failure
+    names what the apt lists would satisfy instead (``apt_hints``).
 
     ``apt_install`` (root only, else AptInstallRefused, exit 2) first
     installs through apt what the apt lists (``apt_lists_dir``) offer for
@@ -340,6 +364,8 @@ def build_venv(
 
     report = check(requirements, [index])
     plan = make_plan(report, index.target.id, requirement_set=requirements)
+    if apt.apt_index is not None:
+        plan = explained_by_apt(plan, requirements, index, apt.apt_index)
     pins, unpinned = debian_pins(index, report, requirements)
     needs_pip = _needs_pip(plan)
     warnings = _report_warnings(report) + list(apt.warnings) + recovered
@@ -349,24 +375,33 @@ def build_venv(
     with _terminate_as_interrupt(), _sane_umask(), tempfile.TemporaryDirectory(prefix="debvenv-build-") as work:
         try:
             destination.begin()
-            built = _build_at(
-                destination.work,
-                Path(work),
-                index=index,
-                report=report,
-                plan=plan,
-                pins=pins,
-                unpinned=unpinned,
-                needs_pip=needs_pip,
-                python=python,
-                python_version=facts["python_full_version"],
-                pip_args=tuple(pip_args),
-                env=environment,
-                warnings=warnings,
-                replaced=destination.replaces,
-                apt=apt if apt_install else None,
-                checkpoint=checkpoint,
-            )
+            try:
+                built = _build_at(
+                    destination.work,
+                    Path(work),
+                    index=index,
+                    report=report,
+                    plan=plan,
+                    pins=pins,
+                    unpinned=unpinned,
+                    needs_pip=needs_pip,
+                    python=python,
+                    python_version=facts["python_full_version"],
+                    pip_args=tuple(pip_args),
+                    env=environment,
+                    warnings=warnings,
+                    replaced=destination.replaces,
+                    apt=apt if apt_install else None,
+                    checkpoint=checkpoint,
+                )
+            except BuildFailure as error:
+                # pip failed, or the new venv fails the check: say what the apt lists would satisfy.
+                if apt_install:
+                    raise
+                hints = apt_hints(requirements, index, admin_dir=admin_dir, apt_lists_dir=apt_lists_dir)
+                if not hints:
+                    raise
+                raise type(error)(f"{error}\n" + "\n".join(hints)) from error
             built = destination.relocate(built)
             _write_json(destination.work / MANIFEST_NAME, manifest_document(built, now=stamp))
             checkpoint("manifest")
@@ -411,21 +446,46 @@ def _build_at(
     venv_python = _create_venv(venv_dir, python, env)
     checkpoint("created")
     installed: Tuple[InstalledDistribution, ...] = ()
-    pip_version: Optional[str] = None
+    pip: Optional[_Pip] = None
     forced: Dict[str, str] = dict(unpinned)
     if needs_pip:
         pip = _Pip.extract(python_version, work, env)
-        pip_version = pip.version
         pip_report, forced = _install(pip, venv_python, work, plan, pins, forced, pip_args)
         installed = _installed_distributions(pip_report)
-        if installed:
-            warnings.extend(_pip_check(pip, venv_python, python))
-        checkpoint("installed")
 
     probe = _probe_venv(venv_python)
+    requirements = [planned.requirement for planned in plan.requirements]
+    # What a Debian package requires and nothing provides (python3-gi's PyGObject requires
+    # pycairo): pip never saw those requirements, audit would call them broken. Install them.
+    missing = unmet_below(walk_demands(requirements, probe))
+    if missing:
+        pip = pip or _Pip.extract(python_version, work, env)
+        lines = [demand_line(on[0].name, on) for on in missing.values()]
+        for key, on in missing.items():
+            if key in pins:
+                forced.setdefault(key, "; ".join(d.text for d in on if not d.met))
+        repair = dataclasses.replace(plan, venv_requirements=_option_lines(plan) + tuple(lines), requirements=())
+        try:
+            pip_report, forced = _install(pip, venv_python, work, repair, pins, forced, pip_args)
+        except BuildFailure as error:
+            needed = "; ".join(d.text for on in missing.values() for d in on if not d.met)
+            raise type(error)(f"{needed}: not met by Debian, and installing it into the venv failed:\n{error}") from error
+        installed = _merge_installed(installed, _installed_distributions(pip_report))
+        probe = _probe_venv(venv_python)
+    if installed and pip is not None:
+        warnings.extend(_pip_check(pip, venv_python, python))
+    if pip is not None:
+        checkpoint("installed")
     resolutions, used, problems, unresolved = _resolve(report, plan, index, probe)
+    problems += [
+        f"{d.text} is not met: {d.problem}"
+        for on in unmet_below(walk_demands(requirements, probe)).values()
+        for d in on
+        if not d.met
+    ]
     if problems:
-        raise BuildFailure("the new venv does not satisfy its requirements:\n  " + "\n  ".join(problems))
+        raise RequirementsUnmet("the new venv does not satisfy its requirements:\n  " + "\n  ".join(problems))
+    pip_version = pip.version if pip is not None else None
     warnings.extend(unresolved)
     warnings.extend(
         f"{d.name} {d.version} at {d.path} is owned by no Debian package and lies outside the venv "
@@ -445,7 +505,7 @@ def _build_at(
         resolutions=resolutions,
         distributions=used,
         shadowed=shadowed,
-        constraints=tuple(used_pins[key] for key in sorted(used_pins)) if needs_pip else (),
+        constraints=tuple(used_pins[key] for key in sorted(used_pins)) if pip is not None else (),
         manifest=venv_dir / MANIFEST_NAME,
         replaced_previous=replaced,
         warnings=tuple(dict.fromkeys(warnings)),
@@ -454,6 +514,22 @@ def _build_at(
         apt_packages=apt.packages if apt else (),
     )
     return result
+
+
+def _option_lines(plan: Plan) -> Tuple[str, ...]:
+    """The pip options of the plan's requirements file (--index-url, --find-links, -c FILE): no requirements."""
+    return tuple(
+        line for line in plan.venv_requirements
+        if line.startswith("-") and not line.startswith(("-e ", "--editable"))
+    )  # fmt: skip
+
+
+def _merge_installed(
+    first: Sequence[InstalledDistribution], then: Sequence[InstalledDistribution]
+) -> Tuple[InstalledDistribution, ...]:
+    merged = {normalize(d.name): d for d in first}
+    merged.update((normalize(d.name), d) for d in then)
+    return tuple(merged[key] for key in sorted(merged))
 
 
 def _needs_pip(plan: Plan) -> bool:
@@ -529,6 +605,7 @@ class _AptMove:
     name: str
     provider: Provider
     reason: str
+    requirement: Optional[Requirement] = None  # the top-level requirement it satisfies (round 1)
 
 
 def install_from_apt(
@@ -608,7 +685,9 @@ def install_from_apt(
             pip_report, _ = _install(*pip, work, plan, pins, unpinned, pip_args, dry_run=True)
             moves, left = pip_apt_moves(pip_report, plan, requirements, apt_index, installed, installed_index=index)
     packages = tuple(sorted(changed.items()))
-    return index, AptOutcome(choices=tuple(chosen) + tuple(left), packages=packages, warnings=tuple(warnings))
+    return index, AptOutcome(
+        choices=tuple(chosen) + tuple(left), packages=packages, warnings=tuple(warnings), apt_index=apt_index
+    )
 
 
 def direct_apt_moves(
@@ -637,9 +716,67 @@ def direct_apt_moves(
                 provider=provider,
                 reason=f"{provider.package} {provider.debian_version} satisfies {requirement.text} "
                 f"({requirement.origin})",
+                requirement=requirement,
             ),
         )
     return list(moves.values())
+
+
+def explained_by_apt(plan: Plan, requirements: RequirementSet, index: SuiteIndex, apt_index: SuiteIndex) -> Plan:
+    """``plan`` (on the installed target, after --apt-install) with the apt lists' verdict where it decided.
+
+    A requirement no installed package provides, for which the apt lists
+    offer a package that does not satisfy it, went to the venv because of
+    the apt lists' version: its status and reason are that verdict's
+    (``outdated: python3-django-environ has 0.4.4, needs >=0.9``), as the
+    --apt-install report says, not "missing: no Debian package provides".
+    """
+    apt_plan = make_plan(check(requirements, [index, apt_index]), apt_index.target.id, requirement_set=requirements)
+    planned = []
+    for here, there in zip(plan.requirements, apt_plan.requirements):
+        if here.destination == VENV and here.status == MISSING and there.provider is not None and there.status in (
+            _FORCED_PAST_DEBIAN
+        ):
+            here = dataclasses.replace(
+                here, status=there.status,
+                reason=f"{there.reason} (the apt lists' {there.provider.package} {there.provider.debian_version}; "
+                "nothing installed provides it)",
+            )  # fmt: skip
+        planned.append(here)
+    return dataclasses.replace(plan, requirements=tuple(planned))
+
+
+_MAX_HINTS = 5
+
+
+def apt_hints(
+    requirements: RequirementSet,
+    index: SuiteIndex,
+    *,
+    admin_dir: Path = dpkgdb.DEFAULT_ADMIN_DIR,
+    apt_lists_dir: Path = aptlists.DEFAULT_LISTS_DIR,
+) -> List[str]:
+    """For a build that failed without ``--apt-install``: what the apt lists would satisfy instead.
+
+    The same verdicts ``--apt-install`` acts on (``direct_apt_moves``);
+    nothing when the apt lists cannot be read or are for another Python.
+    """
+    try:
+        apt_index = aptlists.load_apt_lists(apt_lists_dir, arch=index.target.arch)
+        if apt_index.target.python != index.target.python:
+            return []
+        moves = direct_apt_moves(requirements, index, apt_index, _package_versions(admin_dir))
+    except (DebvenvError, OSError):
+        return []  # a hint, not the answer: without the lists there is none to give
+    hints = [
+        f"{m.provider.package} {m.provider.version} in the apt lists satisfies {m.requirement.text} "
+        f"({m.requirement.origin}): use --apt-install"
+        for m in moves[:_MAX_HINTS]
+        if m.requirement is not None
+    ]
+    if len(moves) > _MAX_HINTS:
+        hints.append(f"and {len(moves) - _MAX_HINTS} more the apt lists satisfy: use --apt-install")
+    return hints
 
 
 def pip_apt_moves(
@@ -1253,28 +1390,96 @@ class _Pip:
             raise BuildFailure(f"cannot run pip under {python}: {error}") from error
 
 
+# Where pip's own explanation starts: its error lines, the rich "×" summary, a resolver conflict.
+_PIP_ERROR_START = re.compile(r"^(ERROR:|error:|×|The conflict is caused by:)")
+# pip (through urllib3) says so when it cannot reach an index: "WARNING: Retrying (...) after
+# connection broken by 'NewConnectionError(...)'", "Could not fetch URL ...: ... SSLError".
+_PIP_CONNECTION = re.compile(
+    r"connection broken by|Could not fetch URL|NewConnectionError|ConnectTimeoutError|ReadTimeoutError"
+    r"|SSLError|ProxyError|MaxRetryError|Max retries exceeded"
+)
+_ERROR_BLOCK = 40  # lines of pip's error block shown whole; a longer one is cut to these:
+_ERROR_HEAD = 8  # its first lines (what failed),
+_ERROR_CAUSES = 12  # the lines in between that read like a cause,
+_ERROR_TAIL = 15  # and its last lines (pip's summary, the end of the build's own output).
+_CAUSE = re.compile(r"error|not found|no such|cannot|can't|could not|failed|fatal|missing|denied", re.IGNORECASE)
+_CONNECTION_LINES = 2
+_PIP_INDEXES = ("Looking in indexes:", "Looking in links:")
+
+
+@dataclass(frozen=True)
+class PipOutcome:
+    """What a failed pip run said, cut to what explains it."""
+
+    lines: Tuple[str, ...]  # the connection errors first, then pip's error block (bounded)
+    unreachable: bool  # pip could not reach an index: the environment, not the requirements
+
+
+def pip_explanation(output: str, ours: Optional[Mapping[str, str]] = None) -> PipOutcome:
+    """The root cause in pip's output: its first connection errors, then its error block.
+
+    The block runs from pip's first error marker (``ERROR:``, ``error:``,
+    ``×``, a resolver conflict) to the end, so that a failing build's own
+    output (pip's ``╰─> [N lines of output]`` block, which holds the
+    cause, e.g. "pg_config executable not found") is kept; past
+    _ERROR_BLOCK lines only its head and tail are. Without a marker, the
+    last lines. ``ours`` rewrites mentions of debvenv's own files.
+    """
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    for mention, meaning in (ours or {}).items():
+        lines = [line.replace(mention, meaning) for line in lines]
+    connection = list(dict.fromkeys(line.strip() for line in lines if _PIP_CONNECTION.search(line)))
+    start = next((i for i, line in enumerate(lines) if _PIP_ERROR_START.match(line.lstrip())), None)
+    if start is None:
+        block = lines[-_ERROR_LINES:]
+    else:
+        block = _bounded([line for line in lines[start:] if line.strip() not in connection])
+    shown = connection[:_CONNECTION_LINES] + block
+    if connection:
+        # Where pip looked: its retry lines name the path, not always the host.
+        shown = [line.strip() for line in lines if line.startswith(_PIP_INDEXES)] + shown
+    return PipOutcome(lines=tuple(shown), unreachable=bool(connection))
+
+
+def _bounded(block: List[str]) -> List[str]:
+    """A long error block cut to its head, the lines that read like a cause, and its tail, in order."""
+    if len(block) <= _ERROR_BLOCK:
+        return block
+    middle = range(_ERROR_HEAD, len(block) - _ERROR_TAIL)
+    kept = set(range(_ERROR_HEAD)) | set(range(len(block) - _ERROR_TAIL, len(block)))
+    kept |= set([i for i in middle if _CAUSE.search(block[i])][:_ERROR_CAUSES])
+    shown: List[str] = []
+    left_out = 0
+    for number, line in enumerate(block):
+        if number in kept:
+            if left_out:
+                shown.append(f"... ({left_out} lines of pip's output left out) ...")
+                left_out = 0
+            shown.append(line)
+        else:
+            left_out += 1
+    return shown
+
+
 def _pip_error(
     completed: subprocess.CompletedProcess,
     what: str,
     ours: Optional[Mapping[str, str]] = None,
     pins: Iterable[str] = (),
-) -> str:
-    """pip's own explanation, from its first error on; ``ours`` rewrites mentions of our files."""
+) -> BuildFailure:
+    """pip's failure as the error to raise: unmet requirements (exit 1), or an index it could not reach (exit 3)."""
     output = completed.stdout + (completed.stderr or "")
-    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
-    for mention, meaning in (ours or {}).items():
-        lines = [line.replace(mention, meaning) for line in lines]
-    start = next(
-        (i for i, line in enumerate(lines) if line.startswith("ERROR:") or line == "The conflict is caused by:"),
-        max(0, len(lines) - _ERROR_LINES),
-    )
-    shown = lines[start:start + _ERROR_LINES]
+    outcome = pip_explanation(output, ours)
+    shown = list(outcome.lines)
     if any(f"(constraint) {pin}" in output for pin in pins):
         shown.append(
             "(debvenv pins every Debian-provided distribution to its installed version: "
             "those are the constraints above)"
         )
-    return f"{what} failed (exit {completed.returncode}):\n  " + "\n  ".join(shown or ["no output"])
+    if outcome.unreachable:
+        shown.append("(pip could not reach a package index: the answer above is not about the requirements)")
+    message = f"{what} failed (exit {completed.returncode}):\n  " + "\n  ".join(shown or ["no output"])
+    return BuildFailure(message) if outcome.unreachable else RequirementsUnmet(message)
 
 
 def _install(
@@ -1325,13 +1530,13 @@ def _install(
         dry, dry_report = attempt({key: "" for key in pins}, dry_run=True)
         if dry.returncode != 0:
             # Not even replacing Debian's libraries would do: that is the reason to show.
-            raise BuildFailure(_pip_error(dry, "pip install", ours))
+            raise _pip_error(dry, "pip install", ours)
         newly = _forced_by_resolution(_read_report(dry_report), pins)
         if newly:
             forced.update(newly)
             completed, report = attempt(forced, dry_run=dry_run)
     if completed.returncode != 0:
-        raise BuildFailure(_pip_error(completed, "pip install", ours, pins.values()))
+        raise _pip_error(completed, "pip install", ours, pins.values())
     return _read_report(report), forced
 
 
@@ -1418,10 +1623,10 @@ def _pip_check(pip: _Pip, venv_python: Path, system_python: Path) -> List[str]:
             baseline_process.wait()
     found = _check_lines(completed.stdout)
     if not found:
-        raise BuildFailure(_pip_error(completed, "pip check"))
+        raise BuildFailure(f"pip check failed (exit {completed.returncode}): {completed.stderr.strip() or 'no output'}")
     new = [line for line in found if line not in baseline]
     if new:
-        raise BuildFailure("pip check failed: the venv breaks requirements:\n  " + "\n  ".join(new))
+        raise RequirementsUnmet("pip check failed: the venv breaks requirements:\n  " + "\n  ".join(new))
     return [f"pip check: {line} (the system already has this problem without the venv)" for line in found]
 
 
@@ -1536,9 +1741,9 @@ def _resolve(
             walk(normalize(dependency.name), dependency.extras, key, origin, False)
 
     resolutions: List[Resolution] = []
-    for result, planned in zip(report.results, plan.requirements):
+    for planned in plan.requirements:
         requirement = planned.requirement  # with the constraints that apply on this target
-        status = result.verdicts[index.target.id].status
+        status = planned.status  # the verdict that decided it (``explained_by_apt``)
         if not marker_applies(requirement.marker, environment):
             resolutions.append(Resolution(requirement, NOT_APPLICABLE, planned.reason, None))
             continue
@@ -1594,6 +1799,100 @@ def requirements_brought_in(
         if not contexts or any(_marker_holds(dependency, environment, extra) for extra in before):
             continue
         yield text, dependency, contexts
+
+
+@dataclass(frozen=True)
+class Demand:
+    """One requirement on a distribution: top-level (from the manifest) or a Requires-Dist."""
+
+    requirement: str  # as written
+    name: str  # the distribution, as the requirement spells it
+    required_by: str  # "" for a top-level requirement, else the requiring distribution's name
+    origin: str  # "requirements.txt:3" or "debvenv-test-sixuser 1.0"
+    specifier: SpecifierSet  # what must hold; empty for a URL requirement
+    extras: Tuple[str, ...]
+    url: Optional[str]  # a direct URL requirement's URL
+    problem: Optional[str]  # why it is not met now; None when it is
+
+    @property
+    def met(self) -> bool:
+        return self.problem is None
+
+    @property
+    def text(self) -> str:
+        """``appdirs>=1.4 (requirements.txt:1)``."""
+        return f"{self.requirement} ({self.origin})"
+
+
+def walk_demands(requirements: Iterable[Requirement], view: "_VenvView") -> Dict[str, List[Demand]]:
+    """Every requirement on each distribution the venv's interpreter sees, from ``requirements`` down.
+
+    The one judgement build's verification and audit share: a venv build
+    accepts has no demand here that is not met, and audit's ``broken`` is a
+    demand here that is not. The walk follows ``_resolve``: markers
+    evaluated for the venv's interpreter, each extra walked once, a
+    requirement not met not followed.
+    """
+    environment = dict(view.environment)
+    demands: Dict[str, List[Demand]] = {}
+    activated: Dict[str, Set[str]] = {}  # normalized name -> extras walked ("" is the base)
+
+    def walk(key: str, extras: Iterable[str]) -> None:
+        seen = view.visible[key]
+        for text, dependency, _contexts in requirements_brought_in(key, seen, extras, activated, environment):
+            if dependency is None:
+                continue  # build warned; pip check judges it
+            dependency_key = normalize(dependency.name)
+            specifier = dependency.specifier if not dependency.url else SpecifierSet()
+            problem = _unmet(dependency.name, specifier, view)
+            demands.setdefault(dependency_key, []).append(
+                Demand(
+                    requirement=text, name=dependency.name, required_by=normalize(seen.name),
+                    origin=f"{seen.name} {seen.version}", specifier=specifier,
+                    extras=tuple(sorted(normalize(e) for e in dependency.extras)),
+                    url=dependency.url or None, problem=problem,
+                )
+            )  # fmt: skip
+            if problem is None:
+                walk(dependency_key, dependency.extras)
+
+    for requirement in requirements:
+        if not marker_applies(requirement.marker, environment):
+            continue
+        specifier = requirement.specifier if requirement.url is None else SpecifierSet()
+        problem = _unmet(requirement.name, specifier, view)
+        demands.setdefault(requirement.name, []).append(
+            Demand(
+                requirement=requirement.text, name=requirement.display_name, required_by="",
+                origin=str(requirement.origin), specifier=specifier, extras=requirement.extras,
+                url=requirement.url, problem=problem,
+            )
+        )  # fmt: skip
+        if problem is None:
+            walk(requirement.name, requirement.extras)
+    return demands
+
+
+def unmet_below(demands: Mapping[str, Sequence[Demand]]) -> Dict[str, List[Demand]]:
+    """The distributions with a requirement not met, where no top-level requirement is among the unmet."""
+    return {
+        key: list(on)
+        for key, on in sorted(demands.items())
+        if any(not d.met for d in on) and all(d.required_by for d in on if not d.met)
+    }
+
+
+def demand_line(name: str, demands: Sequence[Demand]) -> str:
+    """One pip requirement meeting every demand on a distribution at once (``urllib3<2,>=1.26.11``)."""
+    extras = sorted({extra for d in demands for extra in d.extras})
+    head = name + (f"[{','.join(extras)}]" if extras else "")
+    url = next((d.url for d in demands if d.url), None)
+    if url:
+        return f"{head} @ {url}"
+    specifier = SpecifierSet()
+    for demand in demands:
+        specifier &= demand.specifier
+    return head + str(specifier)
 
 
 def _unmet(name: str, specifier: SpecifierSet, view: _VenvView) -> Optional[str]:

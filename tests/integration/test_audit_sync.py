@@ -51,7 +51,7 @@ from debvenv.audit import (
     render_sync,
     sync_venv,
 )
-from debvenv.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK, EnvironmentFailure
+from debvenv.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, EnvironmentFailure
 from debvenv.requirements import read_requirements
 from debvenv.venv import CHECKPOINTS, MANIFEST_NAME, build_venv, recover_leftovers
 
@@ -252,7 +252,8 @@ def test_a_failed_sync_leaves_the_venv_as_it_was(tmp_path, wheelhouse, yaml_pack
     with pytest.raises(Exception) as raised:
         sync(venv)
 
-    assert getattr(raised.value, "exit_code", None) == EXIT_ENVIRONMENT
+    # pip ran and found it nowhere: the requirement is unmet (exit 1), not the machine.
+    assert getattr(raised.value, "exit_code", None) == EXIT_CHECK_FAILED
     assert TEST_PACKAGE in str(raised.value)  # what pip found nowhere, in pip's words
     assert tree(venv) == before
     assert (venv / MANIFEST_NAME).read_bytes() == manifest
@@ -431,7 +432,7 @@ def test_apt_get_remove_breaks_the_venv_and_sync_repairs_it(tmp_path, apt_packag
     before = tree(venv)
     with pytest.raises(EnvironmentFailure) as raised:
         sync(venv, pip_args=["--no-index"])  # a failed sync: the venv is as it was
-    assert raised.value.exit_code == EXIT_ENVIRONMENT and "termcolor" in str(raised.value)
+    assert raised.value.exit_code == EXIT_CHECK_FAILED and "termcolor" in str(raised.value)
     assert tree(venv) == before
 
     result = sync(venv)

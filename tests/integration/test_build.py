@@ -42,7 +42,7 @@ import pytest
 from virtualenv.seed.wheels.embed import get_embed_wheel
 from wheelhouse import wheel_from_deb, wheel_from_dist_packages, write_wheel
 
-from debvenv.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EnvironmentFailure, InputError
+from debvenv.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK, EnvironmentFailure, InputError
 from debvenv.files import locked_directory
 from debvenv.requirements import read_requirements
 from debvenv.venv import (
@@ -473,8 +473,99 @@ def test_a_failed_build_leaves_no_directory(tmp_path, wheelhouse, requirement, r
     with pytest.raises(BuildFailure) as raised:
         build(requirements_file, venv, *offline(wheelhouse))
 
-    assert raised.value.exit_code == EXIT_ENVIRONMENT
+    # pip reached its index (the wheelhouse): the requirements are unmet, not the machine.
+    assert raised.value.exit_code == EXIT_CHECK_FAILED
     assert "pip install failed" in str(raised.value) and reason in str(raised.value)
+    assert listing(tmp_path) == ["project"]
+
+
+# A failing build's cause, printed amid as much noise as real setup.py runs print, before and after.
+PG_CONFIG_MISSING = "Error: pg_config executable not found."
+FAILING_SETUP_PY = f"""\
+import sys
+for number in range(30):
+    print(f"running step {{number}} of a build that prints a lot before its cause")
+sys.stderr.write({PG_CONFIG_MISSING!r} + "\\n")
+sys.stderr.write("Please add the directory containing pg_config to the PATH.\\n")
+for number in range(30):
+    print(f"and {{number}} lines of advice after it")
+sys.exit(1)
+"""
+
+
+def write_sdist(directory: Path, name: str, version: str, setup_py: str) -> Path:
+    """An sdist (PEP 517's .tar.gz layout: NAME-VERSION/ with PKG-INFO and setup.py)."""
+    import tarfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tree = directory / f"{name}-{version}"
+    tree.mkdir()
+    (tree / "PKG-INFO").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (tree / "setup.py").write_text(setup_py)
+    path = directory / f"{name}-{version}.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        archive.add(tree, arcname=tree.name)
+    shutil.rmtree(tree)
+    return path
+
+
+def apt_offers(package: str) -> bool:
+    """Whether this machine's apt lists have a candidate for ``package``."""
+    completed = subprocess.run(["apt-cache", "policy", package], capture_output=True, text=True)
+    return completed.returncode == 0 and "Candidate:" in completed.stdout and "(none)" not in completed.stdout
+
+
+def test_a_failing_build_keeps_its_cause_and_says_what_apt_offers(tmp_path):
+    """psycopg2 without pg_config: the cause survives pip's summary; the hint names apt's package."""
+    if subprocess.run([str(PYTHON), "-c", "import setuptools"], capture_output=True).returncode != 0:
+        pytest.skip("needs setuptools for /usr/bin/python3 (python3-setuptools) to run a setup.py")
+    if installed_version("python3-psycopg2") is not None:
+        pytest.skip("python3-psycopg2 is installed: psycopg2 would come from Debian")
+    sdists = tmp_path / "sdists"
+    write_sdist(sdists, "psycopg2", "2.9.10", FAILING_SETUP_PY)
+    requirements_file = write_requirements(tmp_path / "project", "psycopg2>=2.9\n")
+    venv = tmp_path / "venv"
+
+    with pytest.raises(BuildFailure) as raised:
+        build(requirements_file, venv, *offline(sdists), "--no-build-isolation")
+
+    message = str(raised.value)
+    assert raised.value.exit_code == EXIT_CHECK_FAILED
+    assert PG_CONFIG_MISSING in message
+    assert len(message.splitlines()) < 60  # bounded, however much the build printed
+    if apt_offers("python3-psycopg2"):
+        [hint] = [line for line in message.splitlines() if "use --apt-install" in line]
+        assert hint.startswith("python3-psycopg2 ") and f"psycopg2>=2.9 ({requirements_file}:1)" in hint
+    assert listing(tmp_path) == ["project", "sdists"]
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound, then closed."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_index_is_an_environment_failure_that_says_so(tmp_path):
+    port = closed_port()
+    requirements_file = write_requirements(tmp_path / "project", "debvenv-test-not-anywhere\n")
+    venv = tmp_path / "venv"
+    environment = clean_pip_environment()
+    environment["PYTHONPATH"] = SRC
+    command = [
+        str(PYTHON), "-m", "debvenv", "build", str(requirements_file), "--venv", str(venv),
+        f"--pip-arg=--index-url=http://127.0.0.1:{port}/simple", "--pip-arg=--retries=1",
+    ]  # fmt: skip
+
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment)
+
+    assert completed.returncode == EXIT_ENVIRONMENT, completed.stderr
+    assert "Traceback" not in completed.stderr
+    # pip's retry line names where it could not connect.
+    assert f"127.0.0.1:{port}" in completed.stderr or "/simple/debvenv-test-not-anywhere/" in completed.stderr
+    assert re.search(r"connection|Connection", completed.stderr)
     assert listing(tmp_path) == ["project"]
 
 
@@ -816,3 +907,78 @@ def test_an_interpreter_answering_the_wrong_shape_is_an_environment_failure(tmp_
         build_venv(read_requirements([requirements_file]), tmp_path / "venv", python=impostor)
     assert raised.value.exit_code == EXIT_ENVIRONMENT
     assert listing(tmp_path) == ["project", "python"]
+
+
+# ---- build accepts only what audit will find met ---------------------------------------
+
+# Runs under /usr/bin/python3: a dpkg-installed distribution one of whose requirements (no
+# extra, marker true) names a distribution nothing on the system provides. On bookworm with
+# python3-gi but not python3-cairo: PyGObject requires pycairo>=1.16.0.
+_UNMET_DEBIAN_PROBE = r"""
+import json, sys, importlib.metadata as metadata
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+dists = [d for d in metadata.distributions() if str(getattr(d, "_path", "")).startswith("/usr/lib/python3/dist-packages/")]
+present = {canonicalize_name(d.metadata["Name"]) for d in metadata.distributions() if d.metadata["Name"]}
+for dist in sorted(dists, key=lambda d: d.metadata["Name"] or ""):
+    for text in dist.requires or ():
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        if canonicalize_name(requirement.name) not in present:
+            print(json.dumps([dist.metadata["Name"], requirement.name, str(requirement.specifier)]))
+            sys.exit(0)
+"""
+
+
+@pytest.fixture(scope="module")
+def debian_requirement_unmet() -> List[str]:
+    """[Debian's distribution, the distribution it requires, the specifier] for one such case here."""
+    found = subprocess.run([str(PYTHON), "-E", "-c", _UNMET_DEBIAN_PROBE], capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    if not found.stdout.strip():
+        pytest.skip("no Debian package here requires a distribution that nothing provides (python3-gi does)")
+    return json.loads(found.stdout)
+
+
+def satisfying_version(specifier: str) -> str:
+    from packaging.specifiers import SpecifierSet
+
+    spec = SpecifierSet(specifier)
+    candidates = ["99.0"] + [s.version.replace("*", "0") for s in spec]
+    return next(v for v in candidates if spec.contains(v, prereleases=True))
+
+
+def test_what_a_debian_package_requires_and_nothing_provides_goes_into_the_venv(tmp_path, debian_requirement_unmet):
+    """build and audit judge alike: the venv a build accepts audits clean."""
+    from debvenv.audit import BROKEN, audit_venv
+
+    debian, missing, specifier = debian_requirement_unmet
+    wheels = tmp_path / "wheels"
+    version = satisfying_version(specifier)
+    module = re.sub(r"[-.]", "_", missing.lower())
+    write_wheel(wheels, missing, version, {f"{module}_made_by_the_test.py": b""})
+    requirements_file = write_requirements(tmp_path / "project", f"{debian}\n")
+    venv = tmp_path / "venv"
+
+    result = build(requirements_file, venv, *offline(wheels))
+
+    assert [(d.name, d.version) for d in result.installed] == [(missing, version)]
+    [resolution] = result.resolutions
+    assert resolution.distribution.provenance == "debian"
+    report = audit_venv(venv, env=clean_pip_environment())
+    assert report.exit_code == EXIT_OK, render_build(result)
+    assert report.with_status(BROKEN) == ()
+    assert report.pip_check.problems == ()
+
+
+def test_a_build_that_cannot_meet_a_debian_packages_requirement_fails(tmp_path, debian_requirement_unmet):
+    debian, missing, _specifier = debian_requirement_unmet
+    requirements_file = write_requirements(tmp_path / "project", f"{debian}\n")
+
+    with pytest.raises(BuildFailure) as raised:
+        build(requirements_file, tmp_path / "venv", "--no-index")
+
+    assert raised.value.exit_code == EXIT_CHECK_FAILED
+    assert missing in str(raised.value) and debian in str(raised.value)
+    assert listing(tmp_path) == ["project"]

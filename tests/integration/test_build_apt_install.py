@@ -60,7 +60,11 @@ from debvenv.venv import (
     AptInstallRefused,
     apt_get_install,
     build_venv,
+    _resolve,
+    _Seen,
+    _VenvView,
     direct_apt_moves,
+    explained_by_apt,
     pip_apt_moves,
     refuse_apt_install_unless_root,
     render_build,
@@ -252,6 +256,45 @@ def test_later_rounds_move_what_pip_would_install_when_apt_satisfies_every_speci
     assert [(m.name, m.provider.package, m.reason) for m in moves] == moved
     assert [(c.name, c.reason) for c in stays] == left
     assert {c.destination for c in stays} <= {PIP_DESTINATION}
+
+
+@pytest.mark.parametrize(
+    "requirements, status, reason",
+    [
+        # Not installed, and the apt lists' version is too old: that is why the venv holds it.
+        ("Django>=4.2\n", "outdated",
+         "outdated: python3-django has 3.2.25, needs >=4.2 (the apt lists' python3-django 3:3.2.25-0+deb12u7; "
+         "nothing installed provides it)"),
+        ("kombu<5\n", "too-new",
+         "too-new: python3-kombu has 5.2.4, needs <5 (the apt lists' python3-kombu 5.2.4-1; "
+         "nothing installed provides it)"),
+        # Nothing anywhere provides it: missing is the truth.
+        ("debvenv-test-sixuser\n", "missing", "missing: no Debian package provides debvenv-test-sixuser"),
+    ],
+    ids=["outdated-in-apt", "too-new-in-apt", "missing-everywhere"],
+)
+def test_after_apt_install_the_venv_copy_is_explained_by_the_apt_lists_verdict(
+    tmp_path, monkeypatch, requirements, status, reason
+):
+    """django-environ: the --apt-install report said outdated; the venv's reason said missing."""
+    requirements_set = requirement_set(tmp_path, monkeypatch, requirements)
+    report = check(requirements_set, [INSTALLED])
+    plan = make_plan(report, INSTALLED.target.id, requirement_set=requirements_set)
+
+    explained = explained_by_apt(plan, requirements_set, INSTALLED, APT)
+
+    [planned] = explained.requirements
+    assert (planned.destination, planned.status, planned.reason) == ("venv", status, reason)
+    # The manifest's record of it (build's resolution) carries the same verdict.
+    name = planned.requirement.display_name
+    path = f"/srv/venv/lib/python3.11/site-packages/{name}-9.0.dist-info"
+    view = _VenvView(
+        environment={**ENVIRONMENT, "python_full_version": "3.11.2"}, site=("/srv/venv/lib/python3.11/site-packages",),
+        visible={planned.requirement.name: _Seen(name, "4.9" if name == "Django" else "4.0", path, ())},
+    )  # fmt: skip
+    [resolution], _used, problems, _warnings = _resolve(report, explained, INSTALLED, view)
+    assert problems == []
+    assert (resolution.status, resolution.reason) == (status, reason)
 
 
 def test_an_installed_package_whose_metadata_disagrees_stays_with_pip(tmp_path, monkeypatch):
