@@ -8,6 +8,8 @@ import os
 import re
 import stat
 import subprocess
+import tarfile
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from virtualenv import cli_run
 
 from debvenv import __version__
+from debvenv.application import ApplicationError, read_application
 from debvenv.commands import debianize_requirements
 from debvenv.debianize import (
     PROJECT_FILE,
@@ -109,10 +112,10 @@ def assert_golden(name, text):
 
 
 def test_generated_files_match_golden(realistic, tmp_path):
-    texts = debian_files(realistic, package())
+    texts = debian_files(realistic, package(scripts=("orders", "orders-admin")))
     assert sorted(texts) == sorted([
         "control", "rules", "changelog", "copyright", "orders-service.postinst", "orders-service.prerm",
-        "orders-service.lintian-overrides", "source/format", PROJECT_FILE,
+        "orders-service.lintian-overrides", "orders-service.links", "README.source", "source/format", PROJECT_FILE,
     ])
     for name, text in texts.items():
             # The version of debvenv that generated them is not part of the answer.
@@ -356,3 +359,260 @@ def test_relocate_turns_pips_long_path_trampoline_into_a_shebang(tmp_path):
     script.write_text(f"#!/bin/sh\n'''exec' {venv}/bin/python \"$0\" \"$@\"\n' '''\n{body}")
     relocate_venv(venv, "/opt/venvs/pkg")
     assert script.read_text() == f"#!/opt/venvs/pkg/bin/python\n{body}"
+
+
+# ---- the application's declarations -------------------------------------------------
+
+
+def write_project(directory, pyproject=None, setup_cfg=None, setup_py=False):
+    directory.mkdir(parents=True, exist_ok=True)
+    if pyproject is not None:
+        (directory / "pyproject.toml").write_text(pyproject)
+    if setup_cfg is not None:
+        (directory / "setup.cfg").write_text(setup_cfg)
+    if setup_py:
+        (directory / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    return directory
+
+
+SCRIPTS_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "orders"
+version = "1.0"
+
+[project.scripts]
+orders = "orders.cli:main"
+orders-admin = "orders.admin:main"
+"../../etc/cron.d/x" = "orders:evil"
+
+[project.gui-scripts]
+orders-gui = "orders.gui:main"
+"""
+
+
+def test_scripts_and_build_requirements_come_from_pyproject(tmp_path):
+    application = read_application(write_project(tmp_path / "app", SCRIPTS_PYPROJECT))
+    assert application.scripts == ("orders", "orders-admin", "orders-gui")
+    assert application.refused_scripts == ("../../etc/cron.d/x",)
+    # setuptools asks for wheel as well when it builds one.
+    assert application.build_requires == ("setuptools>=61", "wheel")
+
+
+@pytest.mark.parametrize(
+    "pyproject, build_requires",
+    [
+        ('[project]\nname = "a"\nversion = "1"\n', ("setuptools>=40.8.0", "wheel")),
+        ('[build-system]\nrequires = ["flit_core>=3.4"]\nbuild-backend = "flit_core.buildapi"\n'
+         '[project]\nname = "a"\nversion = "1"\n', ("flit_core>=3.4",)),
+        ('[build-system]\nrequires = ["setuptools", "Wheel>=0.38"]\n[project]\nname = "a"\nversion = "1"\n',
+         ("setuptools", "Wheel>=0.38")),
+    ],
+)
+def test_build_requirements_as_pip_sees_them(tmp_path, pyproject, build_requires):
+    assert read_application(write_project(tmp_path / "app", pyproject)).build_requires == build_requires
+
+
+@pytest.mark.parametrize(
+    "files, reason",
+    [
+        ({"pyproject": '[project]\nname = "a"\nversion = "1"\ndynamic = ["scripts"]\n'}, "dynamic"),
+        ({"setup_py": True}, "setup.py"),
+        ({"setup_cfg": "[metadata]\nname = a\n", "setup_py": True}, "setup.py"),
+        ({"setup_cfg": "[options]\nentry_points = file: entry_points.cfg\n"}, "from a file"),
+    ],
+)
+def test_scripts_only_a_build_can_tell_are_unknown(tmp_path, files, reason):
+    application = read_application(write_project(tmp_path / "app", **files))
+    assert application.scripts is None
+    assert reason in application.unknown_reason
+
+
+def test_scripts_from_setup_cfg(tmp_path):
+    setup_cfg = (
+        "[metadata]\nname = a\n\n[options.entry_points]\n"
+        "console_scripts =\n    Orders = a:main\n    orders-db=a.db:main\n"
+    )
+    application = read_application(write_project(tmp_path / "app", setup_cfg=setup_cfg, setup_py=True))
+    assert application.scripts == ("Orders", "orders-db")
+
+
+def test_scripts_from_a_wheel(tmp_path):
+    wheel = tmp_path / "orders-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("orders.py", "def main(): pass\n")
+        archive.writestr(
+            "orders-1.0.dist-info/entry_points.txt",
+            "[console_scripts]\nOrders = orders:main\n\n[gui_scripts]\norders-gui = orders:main\n\n"
+            "[orders.plugins]\nnot-a-script = orders:plugin\n",
+        )
+    application = read_application(wheel)
+    assert application.scripts == ("Orders", "orders-gui")
+    assert application.build_requires == ()
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"pyproject": "[project\n"}, "invalid TOML"),
+        ({"pyproject": '[build-system]\nrequires = "setuptools"\n[project]\nname = "a"\n'}, "list of strings"),
+        ({"pyproject": '[project]\nname = "a"\nscripts = ["a"]\n'}, "must be a table"),
+        ({}, "no pyproject.toml"),
+    ],
+)
+def test_unreadable_declarations_are_refused(tmp_path, files, message):
+    with pytest.raises(ApplicationError, match=message) as caught:
+        read_application(write_project(tmp_path / "app", **files))
+    assert caught.value.exit_code == EXIT_BAD_INPUT
+
+
+def test_a_broken_wheel_is_refused(tmp_path):
+    wheel = tmp_path / "orders-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(ApplicationError, match="not a readable wheel"):
+        read_application(wheel)
+
+
+# ---- what the command writes for an application ------------------------------------------
+
+
+def test_console_scripts_are_linked_into_usr_bin(tmp_path):
+    write_project(tmp_path, SCRIPTS_PYPROJECT)
+    result = debianize_requirements(
+        [tmp_path / "pyproject.toml"], "installed", TargetOptions(), name="orders", version="1.0",
+        output_dir=tmp_path, maintainer=MAINTAINER, now=NOW,
+    )
+    assert result.package.scripts == ("orders", "orders-admin", "orders-gui")
+    assert (tmp_path / "debian" / "orders.links").read_text().splitlines() == [
+        "opt/venvs/orders/bin/orders usr/bin/orders",
+        "opt/venvs/orders/bin/orders-admin usr/bin/orders-admin",
+        "opt/venvs/orders/bin/orders-gui usr/bin/orders-gui",
+    ]
+    assert any("../../etc/cron.d/x" in warning for warning in result.warnings)
+    rules = (tmp_path / "debian" / "rules").read_text()
+    assert "for script in orders orders-admin orders-gui; do" in rules
+    # The build requirements are Build-Depends: python3-setuptools and python3-wheel are installed here.
+    source = (tmp_path / "debian" / "control").read_text().split("\n\n")[0]
+    assert " python3-setuptools (>= 61),\n" in source
+    assert " python3-wheel,\n" in source
+    assert " python3-virtualenv (>= 20.17.1),\n" in source
+    # Without --no-build-isolation pip would fill a build environment from the index.
+    assert any("--no-build-isolation" in warning for warning in result.warnings)
+
+
+def test_no_bin_links(tmp_path):
+    write_project(tmp_path, SCRIPTS_PYPROJECT)
+    result = debianize_requirements(
+        [tmp_path / "pyproject.toml"], "installed", TargetOptions(), name="orders", version="1.0",
+        output_dir=tmp_path, maintainer=MAINTAINER, now=NOW, bin_links=False,
+        pip_args=("--no-build-isolation",),
+    )
+    assert result.package.scripts == ()
+    assert not (tmp_path / "debian" / "orders.links").exists()
+    assert "for script in" not in (tmp_path / "debian" / "rules").read_text()
+    assert not any("../../etc" in warning or "isolation" in warning for warning in result.warnings)
+
+
+def test_without_a_project_the_package_says_it_holds_no_application(tmp_path):
+    (tmp_path / "requirements.txt").write_text("PyYAML>=5.4\n")
+    result = debianize_requirements(
+        [tmp_path / "requirements.txt"], "installed", TargetOptions(), name="orders-deps", version="1.0",
+        output_dir=tmp_path, maintainer=MAINTAINER, now=NOW,
+    )
+    assert result.package.project is None
+    assert any("code is not built" in warning for warning in result.warnings)
+    debian = tmp_path / "debian"
+    assert "not the application's own code" in (debian / "changelog").read_text()
+    assert "not the application's own code" in (debian / "README.source").read_text()
+    assert "The application's own code is not in this package" in (debian / "control").read_text()
+    assert not (debian / PROJECT_FILE).exists()
+    completed = subprocess.run(
+        ["dpkg-parsechangelog", "-S", "Version"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert completed.stdout.strip() == "1.0", completed.stderr
+
+
+def test_shlibs_depends_is_always_defined_for_architecture_any(realistic):
+    rules = debian_files(realistic, package())["rules"]
+    override = rules.split("override_dh_shlibdeps:\n", 1)[1]
+    assert override.splitlines()[0].strip() == "dh_shlibdeps"
+    assert "echo 'shlibs:Depends=' >> debian/orders-service.substvars" in override
+    assert "shlibs" not in debian_files(realistic, package(architecture="all"))["rules"]
+
+
+def test_rules_stop_clearly_without_debvenv(realistic, tmp_path):
+    # The real make and shell run the recipe's first line with a DEBVENV that is not there.
+    write_debian(tmp_path, debian_files(realistic, package()))
+    completed = subprocess.run(
+        ["make", "-f", "debian/rules", "override_dh_auto_install", "DEBVENV=/nonexistent/debvenv"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert completed.returncode != 0
+    assert "DEBVENV='/nonexistent/debvenv'" in completed.stderr
+    assert "debian/README.source" in completed.stderr
+    assert not (tmp_path / "debian" / "orders-service").exists()
+
+
+# ---- --source ----------------------------------------------------------------------
+
+
+def test_source_package_native(tmp_path):
+    tree = write_project(tmp_path / "orders", SCRIPTS_PYPROJECT)
+    (tree / "orders.py").write_text("def main(): pass\n")
+    result = debianize_requirements(
+        [tree / "pyproject.toml"], "installed", TargetOptions(), name="orders", version="1.0",
+        output_dir=tree, maintainer=MAINTAINER, now=NOW, source=True,
+    )
+    assert [p.name for p in result.source] == ["orders_1.0.dsc", "orders_1.0.tar.xz"]
+    dsc = (tmp_path / "orders_1.0.dsc").read_text()
+    assert "Format: 3.0 (native)" in dsc
+    assert "python3-setuptools (>= 61)" in dsc.split("Build-Depends:", 1)[1].split("\n")[0]
+    unpacked = tmp_path / "unpacked"
+    subprocess.run(["dpkg-source", "-x", str(tmp_path / "orders_1.0.dsc"), str(unpacked)],
+                   capture_output=True, check=True)
+    assert (unpacked / "orders.py").read_text() == "def main(): pass\n"
+    assert (unpacked / "debian" / "orders.links").exists()
+    assert os.access(unpacked / "debian" / "rules", os.X_OK)
+
+
+def test_source_package_quilt_gets_an_orig_tarball(tmp_path):
+    tree = write_project(tmp_path / "orders", SCRIPTS_PYPROJECT)
+    (tree / ".git").mkdir()
+    (tree / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    result = debianize_requirements(
+        [tree / "pyproject.toml"], "installed", TargetOptions(), name="orders", version="2:1.0-3",
+        output_dir=tree, maintainer=MAINTAINER, now=NOW, source=True,
+    )
+    assert [p.name for p in result.source] == [
+        "orders_1.0-3.debian.tar.xz", "orders_1.0-3.dsc", "orders_1.0.orig.tar.xz",
+    ]
+    with tarfile.open(tmp_path / "orders_1.0.orig.tar.xz") as orig:
+        names = orig.getnames()
+    assert "orders-1.0/pyproject.toml" in names
+    assert not [n for n in names if "/debian" in n or "/.git" in n]
+    assert "Format: 3.0 (quilt)" in (tmp_path / "orders_1.0-3.dsc").read_text()
+
+
+def test_source_refuses_what_it_cannot_carry_or_would_overwrite(tmp_path):
+    tree = write_project(tmp_path / "orders", SCRIPTS_PYPROJECT)
+    outside = tmp_path / "requirements.txt"
+    outside.write_text("PyYAML\n")
+    with pytest.raises(DebianizeError, match="outside") as caught:
+        debianize_requirements(
+            [tree / "pyproject.toml", outside], "installed", TargetOptions(), name="orders", version="1.0",
+            output_dir=tree, maintainer=MAINTAINER, now=NOW, source=True,
+        )
+    assert caught.value.exit_code == EXIT_BAD_INPUT
+    (tmp_path / "orders_1.0.dsc").write_text("mine\n")
+    with pytest.raises(DebianizeError, match="exists"):
+        debianize_requirements(
+            [tree / "pyproject.toml"], "installed", TargetOptions(), name="orders", version="1.0",
+            output_dir=tree, maintainer=MAINTAINER, now=NOW, source=True,
+        )
+    # Refused before anything was written.
+    assert not (tree / "debian").exists()
+    assert (tmp_path / "orders_1.0.dsc").read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orders", "orders_1.0.dsc", "requirements.txt"]

@@ -257,6 +257,8 @@ def _debianize(args: argparse.Namespace) -> int:
         architecture=args.architecture,
         description=args.description,
         replace=args.replace,
+        bin_links=not args.no_bin_links,
+        source=args.source,
     )
     for warning in result.warnings:
         print(mask_text(f"debvenv: note: {warning}"), file=sys.stderr)
@@ -420,6 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
     debianize.add_argument("--architecture", choices=("any", "all"), default="any")
     debianize.add_argument("--description", default="", help="the package's short description")
     debianize.add_argument("--replace", action="store_true", help="overwrite an existing debian/")
+    debianize.add_argument(
+        "--no-bin-links", action="store_true",
+        help="do not link the application's console scripts into /usr/bin",
+    )
+    debianize.add_argument(
+        "--source", action="store_true",
+        help="also build the source package (dpkg-source -b) next to DIR",
+    )
     debianize.set_defaults(handler=_debianize)
 
     # Called by the debian/rules that debianize writes; not a command for people.

@@ -8,10 +8,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import List, Optional, Sequence, Set, Tuple
 
+from debvenv.application import Application, read_application
 from debvenv.debianize import (
     DebianizeError,
     DebianizeResult,
     DebianPackage,
+    build_source,
+    check_source,
     debian_files,
     project_line,
     project_of,
@@ -20,6 +23,7 @@ from debvenv.debianize import (
 )
 from debvenv.errors import InputError, ProblemsError
 from debvenv.evaluate import CheckReport, check
+from debvenv.plan import VENV as PLAN_VENV
 from debvenv.plan import Plan, make_plan
 from debvenv.requirements import (
     Origin,
@@ -220,20 +224,45 @@ def debianize_requirements(
     description: str = "",
     replace: bool = False,
     directory: Path = Path("."),
+    bin_links: bool = True,
+    source: bool = False,
 ) -> DebianizeResult:
     """``debvenv debianize``: write ``output_dir/debian`` packaging the requirements' venv as a .deb.
 
     The Depends come from the plan of ``files`` on ``target``; the
     application installed into the venv is ``project`` (a local project
     directory or wheel), else the directory of a pyproject.toml or setup.cfg
-    among ``files``, else none. ``now`` dates the changelog. The caller
-    renders with ``debianize.render_debianize``.
+    among ``files``, else none. ``now`` dates the changelog. The
+    application's console scripts get /usr/bin links unless not
+    ``bin_links``; its build requirements, planned on ``target`` too, join
+    the Build-Depends. ``source``: also ``dpkg-source -b`` the tree. The
+    caller renders with ``debianize.render_debianize``.
     """
     requirement_files = tuple(files) or default_requirement_files(directory)
     plan = plan_requirements(requirement_files, target, options, extras=extras, directory=directory)
     application = project if project is not None else project_of(requirement_files)
     if application is not None and not application.exists():
         raise DebianizeError(f"--project {application}: no such file or directory")
+    declared = read_application(application) if application is not None else None
+    warnings = list(plan.warnings)
+    build_relations: Tuple[str, ...] = ()
+    if declared is not None and declared.build_requires:
+        build_relations = _plan_build_requirements(declared, target, options, pip_args, warnings)
+    scripts: Tuple[str, ...] = ()
+    if declared is not None and bin_links:
+        scripts = declared.scripts or ()
+        if declared.scripts is None:
+            warnings.append(
+                f"{declared.path}: its console scripts are not known without building it "
+                f"({declared.unknown_reason}): no /usr/bin links; name them in debian/{name}.links"
+            )
+        warnings += [f"{declared.path}: console script {script!r} cannot be /usr/bin/{script}: not linked"
+                     for script in declared.refused_scripts]
+    if application is None:
+        warnings.append(
+            "no --project, and no pyproject.toml or setup.cfg among the requirement files: the application's "
+            "code is not built, the package carries only its requirements' venv (debian/changelog says so)"
+        )
     package = DebianPackage(
         name=name,
         version=version,
@@ -243,14 +272,17 @@ def debianize_requirements(
         project=project_line(application, output_dir) if application is not None else None,
         pip_args=tuple(pip_args),
         extras=tuple(extras),
-        build_depends=tuple(build_depends),
+        build_depends=tuple(build_depends) + tuple(r for r in build_relations if r not in build_depends),
         distribution=distribution,
         architecture=architecture,
         description=description,
+        scripts=scripts,
     )
     texts = debian_files(plan, package)
+    if source:
+        check_source(output_dir, package)
     written = write_debian(output_dir, texts, replace=replace)
-    warnings = list(plan.warnings)
+    source_written = build_source(output_dir, package) if source else ()
     outside = [f for f in package.requirement_files if Path(f).is_absolute()]
     if package.project is not None and Path(package.project).is_absolute():
         outside.append(package.project)
@@ -261,5 +293,40 @@ def debianize_requirements(
         for p in not_automatic
     ]
     return DebianizeResult(
-        plan=plan, package=package, directory=output_dir / "debian", files=written, warnings=tuple(warnings)
+        plan=plan, package=package, directory=output_dir / "debian", files=written, warnings=tuple(warnings),
+        source=source_written,
     )
+
+
+def _plan_build_requirements(
+    application: Application, target: str, options: TargetOptions, pip_args: Sequence[str], warnings: List[str]
+) -> Tuple[str, ...]:
+    """The Debian relations of the application's [build-system] requires on ``target``; notes into ``warnings``.
+
+    pip builds a project in an isolated environment it fills from the
+    package index unless told ``--no-build-isolation``; then it uses the
+    build machine's packages, which these relations put there.
+    """
+    display = f"{application.path}/pyproject.toml [build-system] requires"
+    parsed, problems = [], []
+    for number, text in enumerate(application.build_requires, start=1):
+        try:
+            parsed.append(parse_requirement_line(text, Origin(file=display, line=number)))
+        except ProblemsError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise RequirementFileError(problems)
+    requirements = RequirementSet(requirements=tuple(parsed), constraints=(), pip_options=(), notes=(), files=())
+    index = load_targets([target], options)[0]
+    build_plan = make_plan(check(requirements, [index]), index.target.id, requirement_set=requirements)
+    unmet = [planned.requirement.text for planned in build_plan.requirements if planned.destination == PLAN_VENV]
+    warnings += [
+        f"build requirement {text} is not satisfied by Debian on {index.target.id}: only pip's isolated "
+        "build, from the package index, can provide it" for text in unmet
+    ]
+    if not unmet and "--no-build-isolation" not in pip_args:
+        warnings.append(
+            "pip builds the application in an isolated environment it fills from the package index; "
+            "--pip-arg=--no-build-isolation builds it with the Build-Depends instead"
+        )
+    return build_plan.debian_depends

@@ -45,6 +45,8 @@ import re
 import secrets
 import shlex
 import shutil
+import subprocess
+import tarfile
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -52,8 +54,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from debvenv import __version__
+from debvenv.application import SCRIPT_RE
 from debvenv.debversion import DebianVersionError, parse_debian_version
-from debvenv.errors import InputError
+from debvenv.errors import EnvironmentFailure, InputError
 from debvenv.plan import Plan
 from debvenv.relocation import rewrite_tree
 
@@ -61,6 +64,12 @@ VENVS_ROOT = "/opt/venvs"
 PROJECT_FILE = "debvenv-project.txt"
 STANDARDS_VERSION = "4.6.2"
 DEFAULT_DISTRIBUTION = "unstable"
+DEBVENV_DEPENDS = (
+    "python3-debian (>= 0.1.49)",
+    "python3-jinja2 (>= 3.1.2)",
+    "python3-packaging (>= 23.0)",
+    "python3-virtualenv (>= 20.17.1)",
+)
 
 # Debian Policy 5.6.1 (package names) and 5.6.12's maintainer field, "Name <address>".
 _PACKAGE_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
@@ -89,6 +98,7 @@ class DebianPackage:
     distribution: str = DEFAULT_DISTRIBUTION
     architecture: str = "any"  # a venv may hold compiled extensions
     description: str = ""
+    scripts: Tuple[str, ...] = ()  # the application's console scripts, linked into /usr/bin
 
     @property
     def venv(self) -> str:
@@ -104,6 +114,7 @@ class DebianizeResult:
     directory: Path  # the debian/ directory
     files: Tuple[Path, ...]  # every file written, sorted
     warnings: Tuple[str, ...]
+    source: Tuple[Path, ...] = ()  # the source package's files, with --source
 
 
 @dataclass(frozen=True)
@@ -133,6 +144,19 @@ def python_relations(python: str) -> Tuple[str, str]:
     return f"python3 (>= {major}.{minor})", f"python3 (<< {major}.{minor + 1})"
 
 
+def debvenv_depends(python: str) -> Tuple[str, ...]:
+    """What debvenv itself needs to run on the build machine, as Build-Depends (debvenv is not in the archive).
+
+    pyproject.toml's dependencies at their lower bounds (Debian bookworm's
+    versions), as debvenv's own debian/control names them.
+    """
+    relations = DEBVENV_DEPENDS
+    match = _PYTHON_RE.match(python)
+    if match is not None and (int(match.group("major")), int(match.group("minor"))) < (3, 11):
+        relations += ("python3-tomli (>= 2.0.1)",)
+    return relations
+
+
 def check_package(package: DebianPackage) -> None:
     """Refuse what dpkg or the archive tools would refuse, before anything is written."""
     if not _PACKAGE_RE.fullmatch(package.name):
@@ -146,6 +170,9 @@ def check_package(package: DebianPackage) -> None:
         raise DebianizeError(f"--version: {error}") from error
     if not _MAINTAINER_RE.fullmatch(package.maintainer):
         raise DebianizeError(f"maintainer {package.maintainer!r} is not 'Full Name <address>'")
+    for script in package.scripts:
+        if not SCRIPT_RE.fullmatch(script):
+            raise DebianizeError(f"console script {script!r} cannot be a file name in /usr/bin")
     if package.date.tzinfo is None:
         raise ValueError("the changelog date must be timezone-aware")
 
@@ -206,12 +233,18 @@ def debian_files(plan: Plan, package: DebianPackage) -> Dict[str, str]:
         build_words.append(f"debian/{PROJECT_FILE}")
     build_words += [_make_word(f"--extra={extra}") for extra in package.extras]
     build_words += [_make_word(f"--pip-arg={arg}") for arg in package.pip_args]
+    build_depends: List[str] = []
+    for relation in ("debhelper-compat (= 13)", *python_depends, *debvenv_depends(plan.target.python),
+                     *package.build_depends, *plan.debian_depends):
+        if relation not in build_depends:
+            build_depends.append(relation)
     context = {
         "package": package,
         "plan": plan,
         "depends": list(python_depends) + list(plan.debian_depends),
-        "build_depends": ["debhelper-compat (= 13)", *python_depends, *package.build_depends,
-                          *plan.debian_depends],
+        "build_depends": build_depends,
+        "scripts": [_make_word(script) for script in package.scripts],
+        "no_index": any(arg == "--no-index" for arg in package.pip_args),
         "build_words": build_words,
         "venv": package.venv,
         "description": package.description or f"Python application {package.name} and its virtualenv",
@@ -232,7 +265,10 @@ def debian_files(plan: Plan, package: DebianPackage) -> Dict[str, str]:
         f"{name}.postinst": "debianize-postinst.j2",
         f"{name}.prerm": "debianize-prerm.j2",
         f"{name}.lintian-overrides": "debianize-lintian-overrides.j2",
+        "README.source": "debianize-readme-source.j2",
     }
+    if package.scripts:
+        files[f"{name}.links"] = "debianize-links.j2"
     texts = {path: environment.get_template(template).render(context) for path, template in files.items()}
     texts["source/format"] = "3.0 (quilt)\n" if "-" in package.version else "3.0 (native)\n"
     if package.project is not None:
@@ -279,6 +315,98 @@ def write_debian(root: Path, texts: Dict[str, str], *, replace: bool = False) ->
     return tuple(sorted(target / relative for relative in texts))
 
 
+# ---- the source package ------------------------------------------------------------
+
+# What dpkg-source's default -I leaves out of a 3.0 source: an orig tarball debvenv makes omits it too.
+_VCS_NAMES = frozenset({
+    ".git", ".gitattributes", ".gitignore", ".gitmodules", ".gitreview", ".hg", ".hgignore", ".hgsigs",
+    ".hgtags", ".svn", ".bzr", ".bzrignore", "CVS", "_darcs", ".pc",
+})  # fmt: skip
+
+
+def _upstream_and_revision(version: str) -> Tuple[str, str]:
+    without_epoch = version.split(":", 1)[1] if ":" in version else version
+    upstream, _, revision = without_epoch.rpartition("-")
+    return (upstream, revision) if upstream else (without_epoch, "")
+
+
+def source_files(root: Path, package: DebianPackage) -> Tuple[Path, ...]:
+    """The files ``dpkg-source -b`` writes for ``package`` next to ``root`` (into its parent)."""
+    parent = Path(os.path.abspath(root)).parent
+    upstream, revision = _upstream_and_revision(package.version)
+    base = f"{package.name}_{upstream}" + (f"-{revision}" if revision else "")
+    if not revision:
+        return (parent / f"{base}.dsc", parent / f"{base}.tar.xz")
+    return (parent / f"{base}.dsc", parent / f"{base}.debian.tar.xz")
+
+
+def check_source(root: Path, package: DebianPackage) -> None:
+    """Refuse ``--source`` before anything is written: what a source package could not carry, or would overwrite."""
+    outside = [f for f in package.requirement_files if os.path.isabs(f)]
+    if package.project is not None and os.path.isabs(package.project):
+        outside.append(package.project)
+    if outside:
+        raise DebianizeError(
+            f"--source: {', '.join(outside)} is outside {root}: a source package carries only its own tree"
+        )
+    existing = [str(path) for path in source_files(root, package) if os.path.lexists(path)]
+    if existing:
+        raise DebianizeError(f"--source: {', '.join(existing)} exists; debianize does not write over it")
+    if shutil.which("dpkg-source") is None:
+        raise EnvironmentFailure("--source needs dpkg-source (package dpkg-dev)")
+
+
+def _orig_filter(info: tarfile.TarInfo) -> Optional[tarfile.TarInfo]:
+    parts = info.name.split("/")
+    if len(parts) > 1 and (parts[1] == "debian" or parts[1].startswith(".debian.debvenv-")):
+        return None
+    if _VCS_NAMES & set(parts[1:]):
+        return None
+    if not (info.isfile() or info.isdir() or info.issym()):
+        return None  # FIFOs and devices are no source
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def build_source(root: Path, package: DebianPackage) -> Tuple[Path, ...]:
+    """``dpkg-source -b`` of ``root`` into its parent; the files written, sorted. Raises DebianizeError.
+
+    A revision in the version means 3.0 (quilt), which needs the upstream
+    tarball: ``PKG_UPSTREAM.orig.tar.*`` next to the tree is used when
+    there, else debvenv writes ``PKG_UPSTREAM.orig.tar.xz`` from the tree
+    without debian/. Whatever this run wrote is removed when dpkg-source fails.
+    """
+    top = Path(os.path.abspath(root))
+    parent = top.parent
+    upstream, revision = _upstream_and_revision(package.version)
+    created: List[Path] = []
+    if revision and not [p for p in parent.glob(f"{package.name}_{upstream}.orig.tar.*") if p.suffix != ".asc"]:
+        orig = parent / f"{package.name}_{upstream}.orig.tar.xz"
+        try:
+            with tarfile.open(orig, "x:xz") as tar:
+                created.append(orig)
+                tar.add(top, arcname=f"{package.name}-{upstream}", filter=_orig_filter)
+        except OSError as error:
+            _remove(created)
+            raise DebianizeError(f"--source: cannot write {orig}: {error.strerror or error}") from error
+    expected = source_files(root, package)
+    completed = subprocess.run(
+        ["dpkg-source", "-b", top.name], cwd=parent, capture_output=True, text=True, errors="replace"
+    )
+    if completed.returncode != 0:
+        _remove(created + [path for path in expected if path.exists()])
+        tail = "\n".join(completed.stderr.strip().splitlines()[-5:])
+        raise DebianizeError(f"--source: dpkg-source -b {top} failed:\n{tail}")
+    return tuple(sorted(created + [path for path in expected if path.exists()]))
+
+
+def _remove(paths: Sequence[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 # ---- relocating --------------------------------------------------------------------
 
 
@@ -321,7 +449,12 @@ def render_debianize(result: DebianizeResult) -> str:
     lines += ["", f"venv {package.venv}:"] + [f"  {line}" for line in venv_lines]
     if package.project is not None:
         lines.append(f"  the application: {package.project} (from debian/)")
+    if package.scripts:
+        lines += ["", "/usr/bin:"] + [f"  {script} -> {package.venv}/bin/{script}" for script in package.scripts]
+    if result.source:
+        lines += ["", "source package:"] + [f"  {path}" for path in result.source]
     if result.warnings:
         lines += ["", "warnings:"] + [f"  {warning}" for warning in result.warnings]
-    lines += ["", "build with: dpkg-buildpackage -us -uc -b  (make variable DEBVENV names debvenv)"]
+    lines += ["", "build with: dpkg-buildpackage -us -uc -b  (make variable DEBVENV names debvenv;"
+              " see debian/README.source)"]
     return "\n".join(lines) + "\n"

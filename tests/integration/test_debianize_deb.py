@@ -8,7 +8,14 @@ comes from the network: the build's pip runs with ``--no-index
 configuration switched off. The .deb must Depend on python3-yaml and the
 target's python3, hold the application and the wheel's module in
 /opt/venvs/hello-debvenv and nothing of PyYAML, pass lintian without an
-error, install with apt and run its entry point with Debian's yaml.
+error or warning, link its console script into /usr/bin, install with apt
+and run that command with Debian's yaml. ``--source`` gives a source
+package that unpacks with ``dpkg-source -x`` and builds the same .deb with
+``dpkg-buildpackage -us -uc -b`` from that clean unpack.
+
+Build-Depends are not given: debianize derives python3-setuptools and
+python3-wheel from the project's ``[build-system]`` (installed here, as
+debvenv's own Build-Depends).
 
 python3-yaml stays installed throughout (other packages on a test machine
 depend on it): apt resolving the Depends is checked by installing the .deb
@@ -22,12 +29,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List, Tuple
 
 import pytest
 from wheelhouse import write_wheel
@@ -71,6 +79,41 @@ def main():
 
 
 
+# lintian's tag lines: "C: package[ type]: tag [context]"; C is the severity code.
+LINTIAN_TAG = re.compile(r"^(?P<code>[EWIPXOCM]): (?P<package>\S+)(?: \S+)?: (?P<tag>[a-z0-9][a-z0-9+.-]*)")
+
+
+def lintian_tags(path: Path) -> List[Tuple[str, str]]:
+    """(severity code, tag) of each tag lintian emits for ``path``, none left out by its display limit."""
+    completed = subprocess.run(
+        ["lintian", "--tag-display-limit", "0", "--show-overrides", str(path)], capture_output=True, text=True
+    )
+    assert completed.returncode in (0, 1, 2), completed.stderr
+    return [(m.group("code"), m.group("tag")) for m in map(LINTIAN_TAG.match, completed.stdout.splitlines()) if m]
+
+
+def build_binary(tree: Path) -> subprocess.CompletedProcess:
+    build = subprocess.run(
+        ["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=tree, env=build_environment(),
+        capture_output=True, text=True,
+    )
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+    # dh_shlibdeps found no ELF object in the venv; the rules define the substvar anyway.
+    assert "${shlibs:Depends}" not in build.stderr, build.stderr
+    return build
+
+
+def members_of(deb: Path) -> Dict[str, str]:
+    """The .deb's paths, each with its symlink target ("" for anything else)."""
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    members = {}
+    for line in listing.splitlines():
+        path = line.split(None, 5)[5]
+        name, _, target = path.partition(" -> ")
+        members[name] = target
+    return members
+
+
 def build_environment() -> Dict[str, str]:
     # The generated debian/rules runs $(DEBVENV); this source tree's debvenv under the system Python.
     environment = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
@@ -111,16 +154,14 @@ def test_debianized_application_builds_installs_and_runs(application: Path, tmp_
         [application / "pyproject.toml"], "installed", TargetOptions(),
         name=NAME, version="1.0", output_dir=application, maintainer=MAINTAINER, now=NOW,
         pip_args=("--no-index", "--find-links=wheels", "--no-build-isolation"),
-        build_depends=("python3-setuptools", "python3-wheel"),
     )  # fmt: skip
     assert result.package.project == ".."
+    assert result.package.scripts == (NAME,)
     assert any(relation.startswith("python3-yaml") for relation in result.plan.debian_depends)
+    assert "python3-setuptools (>= 61)" in result.package.build_depends
+    assert "python3-wheel" in result.package.build_depends
 
-    build = subprocess.run(
-        ["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=application, env=build_environment(),
-        capture_output=True, text=True,
-    )
-    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+    build_binary(application)
     debs = sorted(tmp_path.glob(f"{NAME}_1.0_*.deb"))
     assert len(debs) == 1, sorted(p.name for p in tmp_path.iterdir())
     deb = debs[0]
@@ -137,10 +178,9 @@ def test_debianized_application_builds_installs_and_runs(application: Path, tmp_
     assert f"python3 (<< {major}.{int(minor) + 1})" in depends
     assert "python3-yaml (>= 6.0)" in depends
 
-    contents = subprocess.run(
-        ["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True
-    ).stdout
-    members = [line.split()[5] for line in contents.splitlines()]
+    members = members_of(deb)
+    # dh_link: an absolute link, /usr and /opt being different top-level directories (Policy 10.5).
+    assert members[f"./usr/bin/{NAME}"] == f"/opt/venvs/{NAME}/bin/{NAME}"
     site = f"./opt/venvs/{NAME}/lib/python{python}/site-packages/"
     assert f"./opt/venvs/{NAME}/bin/{NAME}" in members
     assert site + "hello_debvenv.py" in members
@@ -148,9 +188,10 @@ def test_debianized_application_builds_installs_and_runs(application: Path, tmp_
     assert not [m for m in members if m.startswith(site + "yaml") or "PyYAML" in m]
     assert not [m for m in members if "__pycache__" in m]
 
-    lintian = subprocess.run(["lintian", str(deb)], capture_output=True, text=True)
-    errors = [line for line in lintian.stdout.splitlines() if line.startswith("E:")]
-    assert not errors, lintian.stdout
+    tags = lintian_tags(deb)
+    assert [tag for tag in tags if tag[0] in ("E", "W")] == [], tags
+    # lintian did check it: the generated overrides were used (reported as O:).
+    assert {("O", "dir-or-file-in-opt"), ("O", "no-manual-page")} <= set(tags), tags
 
     request.addfinalizer(purge)
     install = subprocess.run(
@@ -173,8 +214,50 @@ def test_debianized_application_builds_installs_and_runs(application: Path, tmp_
         yaml: /usr/lib/python3/dist-packages/yaml/__init__.py
         """
     )
+    command = subprocess.run([NAME], capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin"})
+    assert command.returncode == 0, command.stderr
+    assert command.stdout == run.stdout
+    assert os.path.realpath(f"/usr/bin/{NAME}") == str(script)
     # postinst compiled the venv in place: its byte-code names the installed path.
     assert list(VENV.glob(f"lib/python{python}/site-packages/__pycache__/hello_debvenv.*.pyc"))
 
     purge()
     assert not VENV.exists()
+    assert not os.path.lexists(f"/usr/bin/{NAME}")
+
+
+def test_source_package_builds_from_a_clean_unpack(application: Path, tmp_path: Path) -> None:
+    for tool in ("dpkg-buildpackage", "dpkg-source", "lintian"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    # A Debian revision: 3.0 (quilt), with the orig tarball debianize writes from the tree.
+    result = debianize_requirements(
+        [application / "pyproject.toml"], "installed", TargetOptions(),
+        name=NAME, version="1.0-1", output_dir=application, maintainer=MAINTAINER, now=NOW,
+        pip_args=("--no-index", "--find-links=wheels", "--no-build-isolation"), source=True,
+    )  # fmt: skip
+    assert sorted(path.name for path in result.source) == [
+        f"{NAME}_1.0-1.debian.tar.xz", f"{NAME}_1.0-1.dsc", f"{NAME}_1.0.orig.tar.xz",
+    ]
+    dsc = tmp_path / f"{NAME}_1.0-1.dsc"
+    assert [tag for tag in lintian_tags(dsc) if tag[0] in ("E", "W")] == []
+
+    unpack = tmp_path / "unpack"
+    unpack.mkdir()
+    extract = subprocess.run(["dpkg-source", "-x", str(dsc)], cwd=unpack, capture_output=True, text=True)
+    assert extract.returncode == 0, extract.stderr
+    tree = unpack / f"{NAME}-1.0"
+    # The wheel the build installs from travelled in the orig tarball.
+    assert (tree / "wheels" / "debvenv_test_greeting-1.0-py3-none-any.whl").is_file()
+    # Everything the build needs that the archive has is in Build-Depends, and installed here.
+    checked = subprocess.run(["dpkg-checkbuilddeps"], cwd=tree, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    build_binary(tree)
+
+    [deb] = sorted(unpack.glob(f"{NAME}_1.0-1_*.deb"))
+    members = members_of(deb)
+    assert members[f"./usr/bin/{NAME}"] == f"/opt/venvs/{NAME}/bin/{NAME}"
+    assert f"./opt/venvs/{NAME}/bin/{NAME}" in members
+    tags = lintian_tags(deb)
+    assert [tag for tag in tags if tag[0] in ("E", "W")] == [], tags
+    assert ("O", "no-manual-page") in tags, tags
