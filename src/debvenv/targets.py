@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from debvenv.debversion import debian_version_key
-from debvenv.errors import EnvironmentFailure, InputError
+from debvenv.errors import DebvenvError, EnvironmentFailure, InputError
 from debvenv.index import (
     MAPPING_CACHED_CONTENTS,
     MAPPING_DH_PYTHON,
@@ -537,9 +537,7 @@ def load_suites(target: SuiteTarget, options: TargetOptions, warnings: List[str]
             base_index = loaded.get(base) or _load_base(base, target.mirror, options, warnings)
             index = borrow_mapping(index, base_index, suite=suite)
             if not index.target.python:
-                index = SuiteIndex(
-                    target=base_index.target, providers=index.providers, warnings=index.warnings
-                )
+                index = dataclasses.replace(index, target=base_index.target)
         indexes[suite] = index
     return indexes
 
@@ -559,7 +557,17 @@ def load_suite_target(target: SuiteTarget, options: TargetOptions) -> SuiteIndex
         arch=indexes[0].target.arch,
         marker_environment=with_python.target.marker_environment,
     )
-    return SuiteIndex(target=described, providers=providers, warnings=tuple(warnings))
+    shipping = {provider.package for group in providers.values() for provider in group}
+    bare: Dict[str, Tuple[str, str]] = {}
+    for index in indexes:
+        for package, (version, arch) in index.bare.items():
+            # As apt sees the overlay: the highest version of a package no suite maps.
+            known = bare.get(package)
+            if package in shipping:
+                continue
+            if known is None or debian_version_key(version) > debian_version_key(known[0]):
+                bare[package] = (version, arch)
+    return SuiteIndex(target=described, providers=providers, warnings=tuple(warnings), bare=bare)
 
 
 def _load_base(base: str, mirror: Optional[str], options: TargetOptions, warnings: List[str]) -> SuiteIndex:
@@ -574,14 +582,32 @@ def _load_base(base: str, mirror: Optional[str], options: TargetOptions, warning
 
 def load_target(name: str, options: TargetOptions) -> SuiteIndex:
     if name == INSTALLED:
-        return load_installed(options.python, options.admin_dir)
+        return load_installed(options.python, options.admin_dir, offers=_apt_offers(options))
     if name == APT:
-        from debvenv.sources.aptlists import load_apt_lists
-
-        return load_apt_lists(
-            options.apt_lists_dir, arch=options.arch or machine_arch(), etc_dir=options.apt_etc_dir
-        )
+        return _load_apt(options)
     return load_suite_target(parse_target(name), options)
+
+
+def _load_apt(options: TargetOptions) -> SuiteIndex:
+    from debvenv.sources.aptlists import load_apt_lists
+
+    return load_apt_lists(options.apt_lists_dir, arch=options.arch or machine_arch(), etc_dir=options.apt_etc_dir)
+
+
+def _apt_offers(options: TargetOptions) -> Callable[[], Optional[SuiteIndex]]:
+    """What the apt lists offer, read once and only when asked (a missing requirement on
+    ``installed``); None when they cannot be read: then the answer only lacks a hint."""
+    loaded: List[Optional[SuiteIndex]] = []
+
+    def offers() -> Optional[SuiteIndex]:
+        if not loaded:
+            try:
+                loaded.append(_load_apt(options))
+            except DebvenvError:
+                loaded.append(None)
+        return loaded[0]
+
+    return offers
 
 
 def load_targets(
