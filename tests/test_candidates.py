@@ -198,3 +198,22 @@ def test_installed_without_readable_apt_lists_answers_without_the_hint(tmp_path)
     assert installed.offers is not None and installed.offers() is None
     verdict = evaluate(req("notapackage-xyz"), installed, shipments(installed))
     assert (verdict.status, verdict.candidates) == (MISSING, ())
+
+
+def test_installed_never_calls_an_installed_package_not_installed():
+    # apt lists without Contents guess "yaml" for python3-yaml (real bookworm stanza);
+    # this machine has python3-yaml installed, shipping PyYAML.
+    from debvenv.sources.suite import guessed_providers
+
+    packages = read_packages(DATA / "Packages")
+    guessed = build_index(
+        target_id="apt", kind="apt", arch="amd64", packages=packages, providers=guessed_providers(packages, {})
+    )
+    assert [p.package for p in guessed.lookup("yaml")] == ["python3-yaml"]
+    installed = load_installed(offers=lambda: guessed)
+    (pyyaml,) = installed.lookup("pyyaml")
+    verdict = evaluate(req("yaml"), installed, shipments(installed))
+    assert verdict.status == MISSING
+    assert verdict.candidates == (
+        Candidate("python3-yaml", pyyaml.debian_version, OTHER_NAME, (pyyaml.name, pyyaml.version)),
+    )

@@ -219,15 +219,19 @@ class Shipments(Dict[str, Tuple[Provider, ...]]):
         """The python3-* packages (shipping metadata or not) by normalized name after the prefix;
         ``_VERSIONED + name`` holds those spelled with a version suffix."""
         names: Dict[str, List[str]] = {}
-        for package in sorted(set(self) | set(self.bare)):
+        start = len(_PYTHON3_PREFIX)
+        for package in (*self, *self.bare):
             if not package.startswith(_PYTHON3_PREFIX):
                 continue
-            stem = normalize(package[len(_PYTHON3_PREFIX):])
+            # Debian names are lowercase without "_": only a "." needs normalizing (a warm
+            # check builds this for every target, so the common case skips the regex).
+            stem = normalize(package[start:]) if "." in package else package[start:]
             names.setdefault(stem, []).append(package)
-            unversioned = _VERSION_SUFFIX.sub("", stem)
-            if unversioned and unversioned != stem:
-                names.setdefault(_VERSIONED + unversioned, []).append(package)
-        return {key: tuple(group) for key, group in names.items()}
+            if stem[-1:].isdigit():
+                unversioned = _VERSION_SUFFIX.sub("", stem)
+                if unversioned:
+                    names.setdefault(_VERSIONED + unversioned, []).append(package)
+        return {key: tuple(sorted(group)) for key, group in names.items()}
 
 
 def shipments(index: SuiteIndex) -> Shipments:
@@ -397,7 +401,11 @@ def _missing_candidates(name: str, index: SuiteIndex, shipped: Optional[Shipment
         if providers:
             chosen, _notes, _others = _debians_choice(name, providers)
             best = max(chosen, key=lambda p: debian_version_key(p.debian_version))
-            found.append(Candidate(best.package, best.debian_version, NOT_INSTALLED, (best.name, best.version)))
+            # A name the apt lists only guess (no Contents there) may be a package that is
+            # installed, under its metadata's own name: python3-yaml is "yaml" to the guess,
+            # PyYAML installed. The spellings below say what it ships.
+            if shipped is None or (best.package not in shipped and best.package not in shipped.bare):
+                found.append(Candidate(best.package, best.debian_version, NOT_INSTALLED, (best.name, best.version)))
     if shipped is None:
         return tuple(found)
     names = shipped.python_names
