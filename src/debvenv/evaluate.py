@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from packaging.markers import Marker
@@ -67,7 +67,7 @@ class Verdict:
     provider: Optional[Provider] = None
     notes: Tuple[str, ...] = ()
     # Packages the answer does not take, each with why (the JSON's ``candidates``).
-    candidates: Tuple[Candidate, ...] = field(default=())
+    candidates: Tuple[Candidate, ...] = ()
     # The requirement judged, where other lines of the same name were folded into this one
     # (``combine_repeated``); None: the line itself, with the target's constraints.
     judged: Optional[Requirement] = None
@@ -195,7 +195,7 @@ def _judge(provider: Provider, specifier: SpecifierSet) -> Tuple[str, Optional[V
     return version_status(version, specifier), version, tuple(notes)
 
 
-# _python_names' key prefix for a name whose version suffix was dropped (python3-vtk9 -> vtk).
+# Shipments.python_names' key prefix for a name whose version suffix was dropped (python3-vtk9 -> vtk).
 _VERSIONED = "~"
 _VERSION_SUFFIX = re.compile(r"-?\d+$")
 _PYTHON3_PREFIX = "python3-"
