@@ -63,6 +63,7 @@ def assert_same_index(loaded: SuiteIndex, expected: SuiteIndex, *, target_id: st
     assert providers_of(loaded) == providers_of(expected)
     assert loaded.warnings == expected.warnings
     assert dict(loaded.unmapped) == dict(expected.unmapped)
+    assert dict(loaded.bare) == dict(expected.bare)
 
 
 def test_document_round_trip(real_index):
@@ -106,13 +107,14 @@ def test_missing_cache_file(tmp_path):
 
 
 GOOD = {
-    "format": 3,
+    "format": 4,
     "target": {"id": "bookworm", "kind": "suite", "python": "3.11", "arch": "amd64", "marker_environment": {}},
     "providers": {
         "pyyaml": [["PyYAML", "python3-yaml", "6.0-3+b2", "6.0", "metadata", "contents", "amd64", None, "bookworm"]]
     },
     "warnings": [],
     "unmapped": {"python3": ["3.11.2-1+b1", "amd64"]},
+    "bare": {"python3-vtk9": ["9.1.0+really9.1.0+dfsg2-5+deb12u1", "amd64"]},
 }
 
 
@@ -132,8 +134,8 @@ CORRUPT = {
     "json string": b'"format"',
     "json number": b"2",
     "json null": b"null",
-    "older format": _with(format=2),
-    "newer format": _with(format=4),
+    "older format": _with(format=3),
+    "newer format": _with(format=5),
     "no format": json.dumps({k: v for k, v in GOOD.items() if k != "format"}).encode(),
     "no target": json.dumps({k: v for k, v in GOOD.items() if k != "target"}).encode(),
     "target not an object": _with(target=["bookworm"]),
@@ -153,6 +155,9 @@ CORRUPT = {
     ),
     "unmapped a list": _with(unmapped=[["python3", "3.11.2-1+b1", "amd64"]]),
     "unmapped pair too short": _with(unmapped={"python3": ["3.11.2-1+b1"]}),
+    "bare a list": _with(bare=[["python3-vtk9", "9.1.0-5", "amd64"]]),
+    "bare pair a string": _with(bare={"python3-vtk9": "ab"}),
+    "bare version a number": _with(bare={"python3-vtk9": [9, "amd64"]}),
     "marker environment a list": _with(
         target={"id": "b", "kind": "suite", "python": "3.11", "arch": "amd64", "marker_environment": [1]}
     ),
@@ -165,6 +170,7 @@ def test_the_good_document_loads(tmp_path):
     loaded = load_cached_index(path)
     assert loaded is not None
     assert [p.package for p in loaded.lookup("pyyaml")] == ["python3-yaml"]
+    assert dict(loaded.bare) == {"python3-vtk9": ("9.1.0+really9.1.0+dfsg2-5+deb12u1", "amd64")}
 
 
 @pytest.mark.parametrize("content", list(CORRUPT.values()), ids=list(CORRUPT))

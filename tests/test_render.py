@@ -89,7 +89,7 @@ def test_table_fits_80_columns(requirements, bookworm):
 def test_json_has_exactly_the_schema_keys(requirements, bookworm, arm64):
     document = report_document(check(requirements, [bookworm, arm64]))
     assert set(document) == {"schema", "targets", "requirements", "summary"}
-    assert document["schema"] == "debvenv.report/1"
+    assert document["schema"] == "debvenv.report/2"
     for target in document["targets"]:
         assert set(target) == {"id", "kind", "python", "arch", "error"}
         assert target["error"] is None
@@ -97,7 +97,9 @@ def test_json_has_exactly_the_schema_keys(requirements, bookworm, arm64):
         assert set(row) == {"requirement", "file", "line", "name", "specifier", "extras", "marker", "url", "results"}
         assert set(row["results"]) == {"bookworm", "bookworm-arm64"}
         for result in row["results"].values():
-            assert set(result) == {"status", "package", "debian_version", "version", "mapping"}
+            assert set(result) == {"status", "package", "debian_version", "version", "mapping", "candidates"}
+            for candidate in result["candidates"]:
+                assert set(candidate) == {"package", "version", "ships", "reason"}
     for counts in document["summary"].values():
         assert set(counts) == {"satisfied", "outdated", "too-new", "excluded", "missing", "url", "not-applicable"}
     # sort_keys: the same report renders to the same bytes.

@@ -438,6 +438,10 @@ def test_an_alias_with_the_same_files_has_its_own_index(tmp_path, signing_key):
     assert len(list((tmp_path / "cache" / "indexes").iterdir())) == 2
 
 
+# tests/data/Packages' python3-* packages that tests/data/Contents-* give no metadata.
+BOOKWORM_BARE = {}
+
+
 def test_pocket_index_keeps_its_unmapped_packages(tmp_path, archive, signing_key):
     options = archive_options(tmp_path, signing_key.keyring)
     source = suite_source("bookworm-security", archive.as_uri(), options)
@@ -447,6 +451,8 @@ def test_pocket_index_keeps_its_unmapped_packages(tmp_path, archive, signing_key
         "python3-django": ("3:3.2.25-0+deb12u4", "all"),
         "python3-deprecation": ("2.1.0-2+deb12u1", "all"),
     }
+    # Its own Contents name neither, so far: the release's will (the overlay below).
+    assert dict(index.bare) == dict(index.unmapped)
     assert index.target.python == ""
 
 
@@ -466,6 +472,9 @@ def test_overlay_of_a_release_and_its_security_pocket(tmp_path, archive, signing
         ("2.1.0-2+deb12u1", "2.0.7", VERSION_FROM_METADATA),
     ]
     assert [p.package for p in index.lookup("pyyaml")] == ["python3-yaml"]
+    # Mapped through the release, the pocket's packages are no longer "without metadata".
+    assert "python3-django" not in index.bare and "python3-deprecation" not in index.bare
+    assert index.bare == BOOKWORM_BARE
 
 
 def test_pocket_alone_borrows_its_release_from_its_own_mirror(tmp_path, archive, signing_key):

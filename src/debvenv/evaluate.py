@@ -8,6 +8,7 @@ it, and a careful answer says so rather than guessing.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, replace
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -39,6 +40,25 @@ _FAILURE_RANK = {OUTDATED: 0, TOO_NEW: 1, EXCLUDED: 2, UNKNOWN_VERSION: 3}
 _NO_VERSION = Version("0")
 
 
+# Why a candidate package was not taken as the requirement's provider.
+OTHER_NAME = "other-name"  # spelled like the requirement, its metadata names another distribution
+NO_METADATA = "no-metadata"  # spelled like the requirement, it ships no metadata pip can see
+NOT_TAKEN_COLLISION = "not-taken-collision"  # it ships the name too, but Debian means another package
+NOT_INSTALLED = "not-installed"  # ``installed``: apt offers it, dpkg has not installed it
+CANDIDATE_REASONS = (OTHER_NAME, NO_METADATA, NOT_TAKEN_COLLISION, NOT_INSTALLED)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A Debian package that looks like the requirement's but is not its provider, and why."""
+
+    package: str
+    debian_version: str
+    reason: str  # one of CANDIDATE_REASONS
+    # The distribution it ships (name, version as its metadata says); None: no metadata.
+    ships: Optional[Tuple[str, str]] = None
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One requirement against one target."""
@@ -46,6 +66,8 @@ class Verdict:
     status: str
     provider: Optional[Provider] = None
     notes: Tuple[str, ...] = ()
+    # Packages the answer does not take, each with why (the JSON's ``candidates``).
+    candidates: Tuple[Candidate, ...] = ()
     # The requirement judged, where other lines of the same name were folded into this one
     # (``combine_repeated``); None: the line itself, with the target's constraints.
     judged: Optional[Requirement] = None
@@ -173,15 +195,47 @@ def _judge(provider: Provider, specifier: SpecifierSet) -> Tuple[str, Optional[V
     return version_status(version, specifier), version, tuple(notes)
 
 
-Shipments = Mapping[str, Tuple[Provider, ...]]  # Debian package -> every distribution it ships
+# Shipments.python_names' key prefix for a name whose version suffix was dropped (python3-vtk9 -> vtk).
+_VERSIONED = "~"
+_VERSION_SUFFIX = re.compile(r"-?\d+$")
+_PYTHON3_PREFIX = "python3-"
 
 
-def shipments(index: SuiteIndex) -> Dict[str, Tuple[Provider, ...]]:
-    shipped: Dict[str, List[Provider]] = {}
-    for group in index.providers.values():
-        for provider in group:
-            shipped.setdefault(provider.package, []).append(provider)
-    return {package: tuple(group) for package, group in shipped.items()}
+class Shipments(Dict[str, Tuple[Provider, ...]]):
+    """Debian package -> every distribution it ships, for one index (``shipments``)."""
+
+    def __init__(self, index: SuiteIndex) -> None:
+        shipped: Dict[str, List[Provider]] = {}
+        for group in index.providers.values():
+            for provider in group:
+                shipped.setdefault(provider.package, []).append(provider)
+        super().__init__((package, tuple(group)) for package, group in shipped.items())
+        self.bare = index.bare
+
+    # Built when a requirement is first missing: most reports of a well-packaged
+    # file never need it.
+    @functools.cached_property
+    def python_names(self) -> Mapping[str, Tuple[str, ...]]:
+        """The python3-* packages (shipping metadata or not) by normalized name after the prefix;
+        ``_VERSIONED + name`` holds those spelled with a version suffix."""
+        names: Dict[str, List[str]] = {}
+        start = len(_PYTHON3_PREFIX)
+        for package in (*self, *self.bare):
+            if not package.startswith(_PYTHON3_PREFIX):
+                continue
+            # Debian names are lowercase without "_": only a "." needs normalizing (a warm
+            # check builds this for every target, so the common case skips the regex).
+            stem = normalize(package[start:]) if "." in package else package[start:]
+            names.setdefault(stem, []).append(package)
+            if stem[-1:].isdigit():
+                unversioned = _VERSION_SUFFIX.sub("", stem)
+                if unversioned:
+                    names.setdefault(_VERSIONED + unversioned, []).append(package)
+        return {key: tuple(sorted(group)) for key, group in names.items()}
+
+
+def shipments(index: SuiteIndex) -> Shipments:
+    return Shipments(index)
 
 
 def _stray_metadata_note(provider: Provider, shipped: Shipments) -> Optional[str]:
@@ -225,7 +279,8 @@ def _debian_public(debian_version: str) -> Optional[str]:
 def evaluate(requirement: Requirement, index: SuiteIndex, shipped: Optional[Shipments] = None) -> Verdict:
     """The verdict for one requirement on one target; the best satisfying provider wins.
 
-    ``shipped`` (from ``shipments(index)``) enables the stray-metadata note;
+    ``shipped`` (from ``shipments(index)``) enables the stray-metadata note and
+    the candidates of a missing answer;
     ``check`` computes it once per target.
     """
     if not marker_applies(requirement.marker, index.target.marker_environment):
@@ -238,8 +293,11 @@ def evaluate(requirement: Requirement, index: SuiteIndex, shipped: Optional[Ship
         for copy in index.foreign_copies(requirement.name)
     )
     if not providers:
-        return Verdict(status=MISSING, notes=foreign_notes)
-    providers, collision_notes = _debians_choice(requirement.name, providers)
+        candidates = _missing_candidates(requirement.name, index, shipped)
+        return Verdict(
+            status=MISSING, notes=tuple(candidate_note(c) for c in candidates) + foreign_notes, candidates=candidates
+        )
+    providers, collision_notes, not_taken = _debians_choice(requirement.name, providers)
     judged = []
     for provider in providers:
         status, version, notes = _judge(provider, requirement.specifier)
@@ -264,14 +322,16 @@ def evaluate(requirement: Requirement, index: SuiteIndex, shipped: Optional[Ship
     stray = _stray_metadata_note(provider, shipped) if shipped is not None else None
     warnings = (stray,) if stray else ()
     return Verdict(
-        status=status, provider=provider, notes=warnings + notes + others + collision_notes + foreign_notes
+        status=status,
+        provider=provider,
+        notes=warnings + notes + others + collision_notes + foreign_notes,
+        candidates=not_taken,
     )
 
 
-_PYTHON3_PREFIX = "python3-"
-
-
-def _debians_choice(name: str, providers: Tuple[Provider, ...]) -> Tuple[Tuple[Provider, ...], Tuple[str, ...]]:
+def _debians_choice(
+    name: str, providers: Tuple[Provider, ...]
+) -> Tuple[Tuple[Provider, ...], Tuple[str, ...], Tuple[Candidate, ...]]:
     """The providers of the one package Debian means by ``name``, and a note naming the others.
 
     Several packages may ship metadata of one distribution name (bookworm's
@@ -286,7 +346,7 @@ def _debians_choice(name: str, providers: Tuple[Provider, ...]) -> Tuple[Tuple[P
     """
     packages = sorted({p.package for p in providers})
     if len(packages) == 1:
-        return providers, ()
+        return providers, (), ()
     listed = sorted({p.package for p in providers if p.mapping == MAPPING_DH_PYTHON})
     name = normalize(name)
     spellings = {name, name.removeprefix("py"), name.removeprefix("python-")}
@@ -307,7 +367,68 @@ def _debians_choice(name: str, providers: Tuple[Provider, ...]) -> Tuple[Tuple[P
         for p in providers
         if p.package != chosen
     )
-    return tuple(p for p in providers if p.package == chosen), notes
+    candidates = tuple(
+        Candidate(p.package, p.debian_version, NOT_TAKEN_COLLISION, (p.name, p.version))
+        for p in providers
+        if p.package != chosen
+    )
+    return tuple(p for p in providers if p.package == chosen), notes, candidates
+
+
+def candidate_note(candidate: Candidate) -> str:
+    """What a "missing" answer says about a package it did not take."""
+    if candidate.reason == NOT_INSTALLED:
+        shown = candidate.ships[1] if candidate.ships else candidate.debian_version
+        return f"not installed (apt offers {candidate.package} {shown})"
+    if candidate.ships is None:
+        return f"{candidate.package} {candidate.debian_version} exists and ships no metadata pip can see"
+    return f"{candidate.package} exists and ships {candidate.ships[0]} {candidate.ships[1]}"
+
+
+def _missing_candidates(name: str, index: SuiteIndex, shipped: Optional[Shipments]) -> Tuple[Candidate, ...]:
+    """Packages named like ``name`` that do not provide it: pip will not see them, the user may.
+
+    On ``installed``, first what apt offers under the name itself. Then the
+    target's packages of the python3-<name> spellings (as _debians_choice's)
+    that ship metadata of another name (sid's python3-thumbhash ships
+    thumbhash-py) or none, and those of ``python3-<name><N>`` that ship none
+    (bookworm's python3-vtk9).
+    """
+    found: List[Candidate] = []
+    if index.offers is not None:
+        offered = index.offers()
+        providers = offered.lookup(name) if offered is not None else ()
+        if providers:
+            chosen, _notes, _others = _debians_choice(name, providers)
+            best = max(chosen, key=lambda p: debian_version_key(p.debian_version))
+            # A name the apt lists only guess (no Contents there) may be a package that is
+            # installed, under its metadata's own name: python3-yaml is "yaml" to the guess,
+            # PyYAML installed. The spellings below say what it ships.
+            if shipped is None or (best.package not in shipped and best.package not in shipped.bare):
+                found.append(Candidate(best.package, best.debian_version, NOT_INSTALLED, (best.name, best.version)))
+    if shipped is None:
+        return tuple(found)
+    names = shipped.python_names
+    key = normalize(name)
+    spellings = (key, key.removeprefix("py"), key.removeprefix("python-"))
+    packages = [p for spelling in dict.fromkeys(spellings) for p in names.get(spelling, ())]
+    # A version suffix only where no metadata says more: python3-boto3 is not boto.
+    packages += [p for p in names.get(_VERSIONED + key, ()) if p not in packages and p not in shipped]
+    for package in packages:
+        if package in shipped:
+            ships = _closest(key, shipped[package])
+            found.append(Candidate(package, ships.debian_version, OTHER_NAME, (ships.name, ships.version)))
+        else:
+            found.append(Candidate(package, shipped.bare[package][0], NO_METADATA))
+    return tuple(found)
+
+
+def _closest(name: str, shipped: Tuple[Provider, ...]) -> Provider:
+    """Of what a package ships, the distribution most like ``name`` (thumbhash: thumbhash-py)."""
+    return min(
+        shipped,
+        key=lambda p: (not normalize(p.name).startswith(name), name not in normalize(p.name), normalize(p.name)),
+    )
 
 
 def _verdicts(

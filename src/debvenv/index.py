@@ -15,7 +15,7 @@ import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from debvenv import __version__
 
@@ -88,6 +88,13 @@ class SuiteIndex:
     # not map, as package -> (Debian version, arch): their mapping comes from
     # the base suite (debian-security publishes empty Contents).
     unmapped: Mapping[str, Tuple[str, str]] = field(default_factory=dict, compare=False)
+    # The python3-* packages that ship no metadata the index found (python3-vtk9 on
+    # bookworm), as package -> (Debian version, arch): pip does not see them, but a
+    # "missing" answer can say they exist.
+    bare: Mapping[str, Tuple[str, str]] = field(default_factory=dict, compare=False)
+    # For ``installed``: what this machine's apt lists offer, read only when a
+    # "missing" answer asks (None when they cannot be read); None: not asked for.
+    offers: Optional[Callable[[], Optional["SuiteIndex"]]] = field(default=None, compare=False)
 
     def lookup(self, normalized_name: str) -> Tuple[Provider, ...]:
         return self.providers.get(normalized_name, ())
@@ -145,7 +152,7 @@ def marker_environment_for(python_full_version: str, arch: str) -> Mapping[str, 
 # from the index files' SHA256s, so a changed archive can never be answered
 # from a stale parse.
 
-_CACHE_FORMAT = 3
+_CACHE_FORMAT = 4  # 4: "bare"
 
 # The modules whose rules decide what a parsed index holds (name mapping, version
 # translation such as A+reallyB, stand-ins). A parse cached by other code is stale
@@ -196,6 +203,7 @@ def index_to_document(index: SuiteIndex) -> Dict[str, Any]:
         },
         "warnings": list(index.warnings),
         "unmapped": {package: list(pair) for package, pair in index.unmapped.items()},
+        "bare": {package: list(pair) for package, pair in index.bare.items()},
     }
 
 
@@ -223,8 +231,19 @@ def index_from_document(document: Mapping[str, Any], *, target_id: Optional[str]
         target=target,
         providers=providers,
         warnings=tuple(document.get("warnings", ())),
-        unmapped={package: (pair[0], pair[1]) for package, pair in document.get("unmapped", {}).items()},
+        unmapped=_pairs(document.get("unmapped", {})),
+        bare=_pairs(document.get("bare", {})),
     )
+
+
+def _pairs(raw: Mapping[str, Any]) -> Dict[str, Tuple[str, str]]:
+    """package -> (Debian version, arch) rows of a cached index; anything else is damage."""
+    pairs = {}
+    for package, pair in raw.items():
+        if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(v, str) for v in pair):
+            raise ValueError(f"cache package row {pair!r}")
+        pairs[package] = (pair[0], pair[1])
+    return pairs
 
 
 def load_cached_index(path: Path, *, target_id: Optional[str] = None) -> Optional[SuiteIndex]:

@@ -1,4 +1,4 @@
-"""Reports -> text: terminal table, JSON (``debvenv.report/1``), Markdown and HTML.
+"""Reports -> text: terminal table, JSON (``debvenv.report/2``), Markdown and HTML.
 
 Decide first, render last: everything here reads a finished ``CheckReport``
 and returns a string; nothing here prints or decides a status.
@@ -16,12 +16,23 @@ if TYPE_CHECKING:
     import jinja2
 
 from debvenv.commands import SuiteStatus
-from debvenv.evaluate import ALL_STATUSES, STATUSES, CheckReport, RequirementResult, Verdict
+from debvenv.evaluate import (
+    ALL_STATUSES,
+    MISSING,
+    NOT_INSTALLED,
+    STATUSES,
+    Candidate,
+    CheckReport,
+    RequirementResult,
+    Verdict,
+    candidate_note,
+)
 from debvenv.index import Target
 from debvenv.requirements import requirement_document
 from debvenv.targets import age_text
 
-SCHEMA = "debvenv.report/1"
+# /2 added each result's "candidates"; a /1 reader that ignores unknown keys reads /2 as it was.
+SCHEMA = "debvenv.report/2"
 FORMATS = ("table", "json", "markdown", "html")
 TABLE_WIDTH = 80
 
@@ -41,7 +52,17 @@ _MATRIX_LABELS = {
 # ---- JSON -------------------------------------------------------------------------
 
 
-def _result_document(verdict: Verdict) -> Dict[str, Optional[str]]:
+def _candidate_document(candidate: Candidate) -> Dict[str, Any]:
+    ships = candidate.ships
+    return {
+        "package": candidate.package,
+        "version": candidate.debian_version,
+        "ships": {"name": ships[0], "version": ships[1]} if ships is not None else None,
+        "reason": candidate.reason,
+    }
+
+
+def _result_document(verdict: Verdict) -> Dict[str, Any]:
     provider = verdict.provider
     return {
         "status": verdict.status,
@@ -49,6 +70,7 @@ def _result_document(verdict: Verdict) -> Dict[str, Optional[str]]:
         "debian_version": provider.debian_version if provider else None,
         "version": provider.version if provider else None,
         "mapping": provider.mapping if provider else None,
+        "candidates": [_candidate_document(c) for c in verdict.candidates],
     }
 
 
@@ -64,7 +86,7 @@ def _target_document(target: Target) -> Dict[str, Optional[str]]:
 
 
 def report_document(report: CheckReport) -> Dict[str, Any]:
-    """The ``debvenv.report/1`` document: exactly the keys DESIGN.md lists."""
+    """The ``debvenv.report/2`` document: DESIGN.md's keys, and each result's ``candidates``."""
     requirements = []
     for result in report.results:
         document = requirement_document(result.requirement)
@@ -228,6 +250,8 @@ def _template_context(report: CheckReport) -> Dict[str, Any]:
         "failed": report.failed,
         "summary": report.summary(),
         "warnings": report.warnings,
+        # A missing cell says what exists under a look-alike name.
+        "candidate_note": candidate_note,
     }
 
 
@@ -257,6 +281,16 @@ def verdict_line(result: RequirementResult, target: Target) -> str:
         return f"{target.id}: {result.requirement.text}: {UNAVAILABLE}: {target.error}"
     verdict = result.verdicts[target.id]
     provider = verdict.provider
+    if provider is None and verdict.status == MISSING and verdict.candidates:
+        # The verdict stays: "missing: not installed (apt offers python3-django 4.2.30)",
+        # "missing (python3-thumbhash exists and ships thumbhash_py 0.1.2)".
+        first, rest = verdict.candidates[0], verdict.candidates[1:]
+        hints = "; ".join(candidate_note(c) for c in rest)
+        if first.reason == NOT_INSTALLED:
+            said = f"{verdict.status}: {candidate_note(first)}" + (f"; {hints}" if hints else "")
+        else:
+            said = f"{verdict.status} ({'; '.join(filter(None, (candidate_note(first), hints)))})"
+        return f"{target.id}: {result.requirement.text}: {said}"
     if provider is None:
         found = "no Debian package"
     else:

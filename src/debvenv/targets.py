@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from debvenv.debversion import debian_version_key
-from debvenv.errors import EnvironmentFailure, InputError
+from debvenv.errors import DebvenvError, EnvironmentFailure, InputError
 from debvenv.index import (
     MAPPING_CACHED_CONTENTS,
     MAPPING_DH_PYTHON,
@@ -622,9 +622,7 @@ def load_suites(target: SuiteTarget, options: TargetOptions, warnings: List[str]
             base_index = loaded.get(base) or _load_base(base, target.mirror, options, warnings)
             index = borrow_mapping(index, base_index, suite=suite)
             if not index.target.python:
-                index = SuiteIndex(
-                    target=base_index.target, providers=index.providers, warnings=index.warnings
-                )
+                index = dataclasses.replace(index, target=base_index.target)
         indexes[suite] = index
     return indexes
 
@@ -644,7 +642,17 @@ def load_suite_target(target: SuiteTarget, options: TargetOptions) -> SuiteIndex
         arch=indexes[0].target.arch,
         marker_environment=with_python.target.marker_environment,
     )
-    return SuiteIndex(target=described, providers=providers, warnings=tuple(warnings))
+    shipping = {provider.package for group in providers.values() for provider in group}
+    bare: Dict[str, Tuple[str, str]] = {}
+    for index in indexes:
+        for package, (version, arch) in index.bare.items():
+            # As apt sees the overlay: the highest version of a package no suite maps.
+            known = bare.get(package)
+            if package in shipping:
+                continue
+            if known is None or debian_version_key(version) > debian_version_key(known[0]):
+                bare[package] = (version, arch)
+    return SuiteIndex(target=described, providers=providers, warnings=tuple(warnings), bare=bare)
 
 
 def _load_base(base: str, mirror: Optional[str], options: TargetOptions, warnings: List[str]) -> SuiteIndex:
@@ -659,7 +667,7 @@ def _load_base(base: str, mirror: Optional[str], options: TargetOptions, warning
 
 def load_target(name: str, options: TargetOptions) -> SuiteIndex:
     if name == INSTALLED:
-        return load_installed(options.python, options.admin_dir)
+        return load_installed(options.python, options.admin_dir, offers=_apt_offers(options))
     if name == APT:
         return load_apt_target(options)
     return load_suite_target(parse_target(name), options)
@@ -769,6 +777,29 @@ def _apt_name_list(options: TargetOptions) -> aptlists.NameList:
         )
 
     return name_list
+
+
+def _apt_offers(options: TargetOptions) -> Callable[[], Optional[SuiteIndex]]:
+    """What the apt lists offer, read once and only when asked (a missing requirement on
+    ``installed``); None when they cannot be read: then the answer only lacks a hint.
+
+    Read without the stand-ins of load_apt_target: a hint must not fetch a .deb.
+    """
+    loaded: List[Optional[SuiteIndex]] = []
+
+    def offers() -> Optional[SuiteIndex]:
+        if not loaded:
+            try:
+                loaded.append(
+                    aptlists.load_apt_lists(
+                        options.apt_lists_dir, arch=options.arch or machine_arch(), etc_dir=options.apt_etc_dir
+                    )
+                )
+            except DebvenvError:
+                loaded.append(None)
+        return loaded[0]
+
+    return offers
 
 
 def load_targets(

@@ -53,7 +53,7 @@ def test_check_json_reports_each_status_with_real_versions(requirements_file):
     result = debvenv("check", str(requirements_file), "--format", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["schema"] == "debvenv.report/1"
+    assert report["schema"] == "debvenv.report/2"
     assert [t["id"] for t in report["targets"]] == ["installed"]
     rows = {row["name"]: row for row in report["requirements"]}
     assert {name: (row["results"]["installed"]["status"], row["results"]["installed"]["package"])
@@ -97,5 +97,5 @@ def test_output_file_is_written_whole(requirements_file, tmp_path):
     out = tmp_path / "report.json"
     result = debvenv("check", str(requirements_file), "--format", "json", "-o", str(out))
     assert result.returncode == 0 and result.stdout == ""
-    assert json.loads(out.read_text())["schema"] == "debvenv.report/1"
+    assert json.loads(out.read_text())["schema"] == "debvenv.report/2"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]

@@ -155,7 +155,7 @@ def test_check_matrix_json(tmp_path, requirements, mirror, signing_key):
     report = json.loads(result.stdout)
 
     assert set(report) == {"schema", "targets", "requirements", "summary"}
-    assert report["schema"] == "debvenv.report/1"
+    assert report["schema"] == "debvenv.report/2"
     assert report["targets"] == [
         {"id": release, "kind": "suite", "python": "3.11", "arch": "amd64", "error": None},
         {"id": overlay, "kind": "suite", "python": "3.11", "arch": "amd64", "error": None},
@@ -170,7 +170,8 @@ def test_check_matrix_json(tmp_path, requirements, mirror, signing_key):
         assert set(row["results"]) == {release, overlay}
         for target, expected in ((release, BOOKWORM), (overlay, OVERLAY)):
             result_row = row["results"][target]
-            assert set(result_row) == {"status", "package", "debian_version", "version", "mapping"}
+            assert set(result_row) == {"status", "package", "debian_version", "version", "mapping", "candidates"}
+            assert result_row["candidates"] == []  # nothing in the test archive looks like a missing name
             got = tuple(result_row[k] for k in ("status", "package", "debian_version", "version", "mapping"))
             assert got == expected[row["requirement"]], (target, row["requirement"])
     marked = report["requirements"][-1]

@@ -15,7 +15,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type
 
 from debvenv.errors import DebvenvError, EnvironmentFailure, InputError
 from debvenv.index import (
@@ -28,6 +28,7 @@ from debvenv.index import (
 )
 from debvenv.names import normalize
 from debvenv.sources import dpkgdb
+from debvenv.sources.suite import is_python_package
 
 DEFAULT_PYTHON = Path("/usr/bin/python3")
 
@@ -199,9 +200,16 @@ def _distribution_from(record: Mapping[str, str]) -> Optional[_Distribution]:
 
 
 def load_installed(
-    python: Path = DEFAULT_PYTHON, admin_dir: Path = dpkgdb.DEFAULT_ADMIN_DIR
+    python: Path = DEFAULT_PYTHON,
+    admin_dir: Path = dpkgdb.DEFAULT_ADMIN_DIR,
+    *,
+    offers: Optional[Callable[[], Optional[SuiteIndex]]] = None,
 ) -> SuiteIndex:
-    """The SuiteIndex of the Debian packages installed for ``python``."""
+    """The SuiteIndex of the Debian packages installed for ``python``.
+
+    ``offers`` (SuiteIndex.offers): what apt would install, asked only when a
+    requirement is missing here.
+    """
     probe = _run_probe(python)
     environment: Dict[str, str] = dict(probe["environment"])  # type: ignore[arg-type]
     records: List[Mapping[str, str]] = list(probe["distributions"])  # type: ignore[arg-type]
@@ -246,10 +254,18 @@ def load_installed(
         arch=_debian_arch(status),
         marker_environment=environment,
     )
+    shipping = {provider.package for group in providers.values() for provider in group}
+    bare = {
+        record.package: (record.version, record.architecture)
+        for record in status.values()
+        if is_python_package(record.package) and record.package not in shipping
+    }
     return SuiteIndex(
         target=target,
         providers={k: tuple(v) for k, v in providers.items()},
         foreign={k: tuple(v) for k, v in foreign.items()},
+        bare=bare,
+        offers=offers,
     )
 
 

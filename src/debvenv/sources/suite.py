@@ -149,11 +149,7 @@ def guessed_providers(
         record = packages.get(package)
         if record is not None:
             add(name, record, list_mapping)
-    python_packages = [
-        package
-        for package in packages
-        if package.startswith(_PYTHON3_PREFIX) and not package.endswith(("-dbg", "-doc"))
-    ]
+    python_packages = [package for package in packages if is_python_package(package)]
     # Debian drops a "py"/"python-" prefix from the distribution's name
     # (PyYAML -> python3-yaml, python-dateutil -> python3-dateutil); the
     # plain name is tried for every package before any prefixed spelling.
@@ -206,7 +202,28 @@ def build_index(
         providers={key: tuple(group) for key, group in providers.items()},
         warnings=tuple(warnings),
         unmapped=dict(unmapped or {}),
+        bare=bare_packages(packages, providers),
     )
+
+
+def is_python_package(package: str) -> bool:
+    """A python3-* package that may hold a library (not its -dbg or -doc companion)."""
+    return package.startswith(_PYTHON3_PREFIX) and not package.endswith(("-dbg", "-doc"))
+
+
+def bare_packages(packages: Mapping[str, PackageRecord], providers: Providers) -> Dict[str, Tuple[str, str]]:
+    """The python3-* packages no provider names, as package -> (Debian version, arch).
+
+    They are what a "missing" answer may point at (python3-vtk9 ships its
+    modules without metadata); the packages that ship metadata are found
+    through the providers themselves.
+    """
+    shipping = {provider.package for group in providers.values() for provider in group}
+    return {
+        name: (packages[name].version, packages[name].architecture)
+        for name in packages
+        if is_python_package(name) and name not in shipping
+    }
 
 
 def unmapped_packages(packages: Mapping[str, PackageRecord], providers: Providers) -> Dict[str, Tuple[str, str]]:
@@ -249,6 +266,7 @@ def borrow_mapping(pocket: SuiteIndex, base: SuiteIndex, *, suite: str) -> Suite
         target=pocket.target,
         providers={key: tuple(group) for key, group in found.items()},
         warnings=pocket.warnings,
+        bare={package: pair for package, pair in pocket.bare.items() if package not in by_package},
     )
 
 
