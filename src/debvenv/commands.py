@@ -20,6 +20,7 @@ from debvenv.debianize import (
 )
 from debvenv.errors import InputError, ProblemsError
 from debvenv.evaluate import CheckReport, check
+from debvenv.lockfile import EXACT
 from debvenv.plan import Plan, make_plan
 from debvenv.requirements import (
     Origin,
@@ -50,16 +51,27 @@ def check_requirements(
     options: TargetOptions,
     *,
     extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    lock_policy: str = EXACT,
     directory: Path = Path("."),
 ) -> CheckReport:
     """``debvenv check``: every requirement of ``files`` against every target."""
-    requirements = _requirement_set(files, extras, directory)
+    requirements = _requirement_set(files, extras, directory, groups, lock_policy)
     return check(requirements, load_targets(targets, options, keep_going=True))
 
 
-def _requirement_set(files: Sequence[Path], extras: Sequence[str], directory: Path) -> RequirementSet:
+def _requirement_set(
+    files: Sequence[Path],
+    extras: Sequence[str],
+    directory: Path,
+    groups: Sequence[str] = (),
+    lock_policy: str = EXACT,
+) -> RequirementSet:
     """The requirements of ``files``, or of the project's default file in ``directory``."""
-    return read_requirements(tuple(files) or default_requirement_files(directory), extras=extras)
+    return read_requirements(
+        tuple(files) or default_requirement_files(directory), extras=extras, groups=groups,
+        lock_policy=lock_policy,
+    )
 
 
 def which_packages(
@@ -155,6 +167,8 @@ def plan_requirements(
     options: TargetOptions,
     *,
     extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    lock_policy: str = EXACT,
     directory: Path = Path("."),
 ) -> Plan:
     """``debvenv plan``: where each requirement of ``files`` goes on one target (apt, venv or nowhere).
@@ -162,7 +176,7 @@ def plan_requirements(
     The caller writes the files with ``plan.write_plan`` and renders with
     ``plan.render_plan_table`` or ``plan.render_plan_json``.
     """
-    requirements = _requirement_set(files, extras, directory)
+    requirements = _requirement_set(files, extras, directory, groups, lock_policy)
     index = load_targets([target], options)[0]
     report = check(requirements, [index])
     return make_plan(report, index.target.id, requirement_set=requirements)
@@ -178,6 +192,8 @@ def build_requirements(
     options: TargetOptions,
     *,
     extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    lock_policy: str = EXACT,
     pip_args: Sequence[str] = (),
     directory: Path = Path("."),
     apt_install: bool = False,
@@ -191,7 +207,7 @@ def build_requirements(
     ``venv.render_build``.
     """
     return build_venv(
-        _requirement_set(files, extras, directory),
+        _requirement_set(files, extras, directory, groups, lock_policy),
         venv_dir,
         python=options.python,
         pip_args=pip_args,
@@ -212,6 +228,8 @@ def debianize_requirements(
     maintainer: str,
     now: datetime,
     extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    lock_policy: str = EXACT,
     project: Optional[Path] = None,
     pip_args: Sequence[str] = (),
     build_depends: Sequence[str] = (),
@@ -230,7 +248,10 @@ def debianize_requirements(
     renders with ``debianize.render_debianize``.
     """
     requirement_files = tuple(files) or default_requirement_files(directory)
-    plan = plan_requirements(requirement_files, target, options, extras=extras, directory=directory)
+    plan = plan_requirements(
+        requirement_files, target, options, extras=extras, groups=groups, lock_policy=lock_policy,
+        directory=directory,
+    )
     application = project if project is not None else project_of(requirement_files)
     if application is not None and not application.exists():
         raise DebianizeError(f"--project {application}: no such file or directory")
@@ -243,6 +264,7 @@ def debianize_requirements(
         project=project_line(application, output_dir) if application is not None else None,
         pip_args=tuple(pip_args),
         extras=tuple(extras),
+        groups=tuple(groups),
         build_depends=tuple(build_depends),
         distribution=distribution,
         architecture=architecture,
