@@ -1,8 +1,11 @@
 """Requirement files, parsed once into typed values.
 
-A file's grammar follows from its name: ``*.toml`` is a pyproject.toml,
-``*.cfg`` a setup.cfg, anything else pip's requirements format. Files named
-by ``-r``/``-c`` or by setup.cfg's ``file:`` are always pip's format.
+A file's grammar follows from its name: a lock file (``lockfile`` says
+which names, and when content decides) is read by its format's reader
+(``pylock``, ``uvlock``, ``poetrylock``, ``pipfilelock``), ``*.toml`` is a
+pyproject.toml, ``*.cfg`` a setup.cfg, anything else pip's requirements
+format. Files named by ``-r``/``-c`` or by setup.cfg's ``file:`` are always
+pip's format.
 
 pip's requirements format, as pip's ``req_file.py`` reads it::
 
