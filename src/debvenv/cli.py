@@ -28,6 +28,7 @@ from debvenv.commands import (
 from debvenv.evaluate import CheckReport
 from debvenv.errors import EXIT_ENVIRONMENT, EXIT_OK, DebvenvError, InputError, ProblemsError
 from debvenv.files import MIB, refuse_unsuitable_input, write_report
+from debvenv.lockfile import EXACT, LOCK_POLICIES
 from debvenv.plan import render_plan_json, render_plan_table, write_plan
 from debvenv.render import FORMATS, render, render_suite_statuses, verdict_line
 from debvenv.sources import aptsources, dpkgdb
@@ -99,7 +100,16 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
 def _add_extras(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--extra", dest="extras", action="append", default=[], metavar="NAME",
-        help=f"also {what} this optional-dependencies group (pyproject.toml, setup.cfg)",
+        help=f"also {what} this optional-dependencies group (pyproject.toml, setup.cfg) or a lock file's extra",
+    )
+    parser.add_argument(
+        "--group", dest="groups", action="append", default=[], metavar="NAME",
+        help=f"also {what} this dependency group of a lock file (pylock.toml, uv.lock, poetry.lock, "
+        "Pipfile.lock category)",
+    )
+    parser.add_argument(
+        "--lock-policy", choices=LOCK_POLICIES, default=EXACT,
+        help="judge a lock file's pins as written (exact, the default); compatible is not implemented yet",
     )
 
 
@@ -167,7 +177,8 @@ def _write_output(text: str, output: Optional[Path]) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     report = check_requirements(
-        args.reqfiles, args.targets, _target_options(args), extras=args.extras
+        args.reqfiles, args.targets, _target_options(args), extras=args.extras, groups=args.groups,
+        lock_policy=args.lock_policy,
     )
     _print_notes(report)
     _write_output(render(report, args.format), args.output)
@@ -197,7 +208,10 @@ def _which(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     if len(args.targets) != 1:
         raise InputError("plan needs exactly one -t TARGET (the system the venv will run on)")
-    plan = plan_requirements(args.reqfiles, args.targets[0], _target_options(args), extras=args.extras)
+    plan = plan_requirements(
+        args.reqfiles, args.targets[0], _target_options(args), extras=args.extras, groups=args.groups,
+        lock_policy=args.lock_policy,
+    )
     for warning in plan.warnings:
         print(mask_text(f"debvenv: note: {warning}"), file=sys.stderr)
     written = write_plan(plan, args.output)
@@ -210,8 +224,8 @@ def _plan(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     options = TargetOptions(python=args.python, admin_dir=args.admin_dir)
     result = build_requirements(
-        args.reqfiles, args.venv, options, extras=args.extras, pip_args=args.pip_args,
-        apt_install=args.apt_install,
+        args.reqfiles, args.venv, options, extras=args.extras, groups=args.groups,
+        lock_policy=args.lock_policy, pip_args=args.pip_args, apt_install=args.apt_install,
     )
     sys.stdout.write(render_build(result))  # its warnings are part of the report
     return EXIT_OK
@@ -250,6 +264,8 @@ def _debianize(args: argparse.Namespace) -> int:
         maintainer=maintainer,
         now=datetime.now(timezone.utc),
         extras=args.extras,
+        groups=args.groups,
+        lock_policy=args.lock_policy,
         project=args.project,
         pip_args=args.pip_args,
         build_depends=args.build_depends,
@@ -303,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         type=Path,
         metavar="REQFILE",
-        help="requirements*.txt, pyproject.toml or setup.cfg "
+        help="requirements*.txt, pyproject.toml, setup.cfg or a lock file (pylock.toml, uv.lock, "
+        "poetry.lock, Pipfile.lock) "
         "(default: ./requirements.txt, else ./pyproject.toml, else ./setup.cfg)",
     )
     _add_target_options(check)

@@ -23,6 +23,7 @@ from debvenv.debianize import (
 )
 from debvenv.errors import InputError, ProblemsError
 from debvenv.evaluate import CheckReport, check
+from debvenv.lockfile import EXACT
 from debvenv.plan import VENV as PLAN_VENV
 from debvenv.plan import Plan, make_plan
 from debvenv.requirements import (
@@ -54,16 +55,27 @@ def check_requirements(
     options: TargetOptions,
     *,
     extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    lock_policy: str = EXACT,
     directory: Path = Path("."),
 ) -> CheckReport:
     """``debvenv check``: every requirement of ``files`` against every target."""
-    requirements = _requirement_set(files, extras, directory)
+    requirements = _requirement_set(files, extras, directory, groups, lock_policy)
     return check(requirements, load_targets(targets, options, keep_going=True))
 
 
-def _requirement_set(files: Sequence[Path], extras: Sequence[str], directory: Path) -> RequirementSet:
+def _requirement_set(
+    files: Sequence[Path],
+    extras: Sequence[str],
+    directory: Path,
+    groups: Sequence[str] = (),
+    lock_policy: str = EXACT,
+) -> RequirementSet:
     """The requirements of ``files``, or of the project's default file in ``directory``."""
-    return read_requirements(tuple(files) or default_requirement_files(directory), extras=extras)
+    return read_requirements(
+        tuple(files) or default_requirement_files(directory), extras=extras, groups=groups,
+        lock_policy=lock_policy,
+    )
 
 
 def which_packages(
@@ -159,6 +171,8 @@ def plan_requirements(
     options: TargetOptions,
     *,
     extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    lock_policy: str = EXACT,
     directory: Path = Path("."),
 ) -> Plan:
     """``debvenv plan``: where each requirement of ``files`` goes on one target (apt, venv or nowhere).
@@ -166,7 +180,7 @@ def plan_requirements(
     The caller writes the files with ``plan.write_plan`` and renders with
     ``plan.render_plan_table`` or ``plan.render_plan_json``.
     """
-    requirements = _requirement_set(files, extras, directory)
+    requirements = _requirement_set(files, extras, directory, groups, lock_policy)
     index = load_targets([target], options)[0]
     report = check(requirements, [index])
     return make_plan(report, index.target.id, requirement_set=requirements)
@@ -182,6 +196,8 @@ def build_requirements(
     options: TargetOptions,
     *,
     extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    lock_policy: str = EXACT,
     pip_args: Sequence[str] = (),
     directory: Path = Path("."),
     apt_install: bool = False,
@@ -195,7 +211,7 @@ def build_requirements(
     ``venv.render_build``.
     """
     return build_venv(
-        _requirement_set(files, extras, directory),
+        _requirement_set(files, extras, directory, groups, lock_policy),
         venv_dir,
         python=options.python,
         pip_args=pip_args,
@@ -216,6 +232,8 @@ def debianize_requirements(
     maintainer: str,
     now: datetime,
     extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    lock_policy: str = EXACT,
     project: Optional[Path] = None,
     pip_args: Sequence[str] = (),
     build_depends: Sequence[str] = (),
@@ -239,7 +257,10 @@ def debianize_requirements(
     caller renders with ``debianize.render_debianize``.
     """
     requirement_files = tuple(files) or default_requirement_files(directory)
-    plan = plan_requirements(requirement_files, target, options, extras=extras, directory=directory)
+    plan = plan_requirements(
+        requirement_files, target, options, extras=extras, groups=groups, lock_policy=lock_policy,
+        directory=directory,
+    )
     application = project if project is not None else project_of(requirement_files)
     if application is not None and not application.exists():
         raise DebianizeError(f"--project {application}: no such file or directory")
@@ -272,6 +293,7 @@ def debianize_requirements(
         project=project_line(application, output_dir) if application is not None else None,
         pip_args=tuple(pip_args),
         extras=tuple(extras),
+        groups=tuple(groups),
         build_depends=tuple(build_depends) + tuple(r for r in build_relations if r not in build_depends),
         distribution=distribution,
         architecture=architecture,

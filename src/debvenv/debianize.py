@@ -94,6 +94,7 @@ class DebianPackage:
     project: Optional[str] = None  # the application, relative to debian/ (a pip requirement line)
     pip_args: Tuple[str, ...] = ()
     extras: Tuple[str, ...] = ()
+    groups: Tuple[str, ...] = ()  # a lock file's dependency groups
     build_depends: Tuple[str, ...] = ()  # beyond debhelper, python3 and the plan's relations
     distribution: str = DEFAULT_DISTRIBUTION
     architecture: str = "any"  # a venv may hold compiled extensions
@@ -232,6 +233,7 @@ def debian_files(plan: Plan, package: DebianPackage) -> Dict[str, str]:
     if package.project is not None:
         build_words.append(f"debian/{PROJECT_FILE}")
     build_words += [_make_word(f"--extra={extra}") for extra in package.extras]
+    build_words += [_make_word(f"--group={group}") for group in package.groups]
     build_words += [_make_word(f"--pip-arg={arg}") for arg in package.pip_args]
     build_depends: List[str] = []
     for relation in ("debhelper-compat (= 13)", *python_depends, *debvenv_depends(plan.target.python),

@@ -1,8 +1,11 @@
 """Requirement files, parsed once into typed values.
 
-A file's grammar follows from its name: ``*.toml`` is a pyproject.toml,
-``*.cfg`` a setup.cfg, anything else pip's requirements format. Files named
-by ``-r``/``-c`` or by setup.cfg's ``file:`` are always pip's format.
+A file's grammar follows from its name: a lock file (``lockfile`` says
+which names, and when content decides) is read by its format's reader
+(``pylock``, ``uvlock``, ``poetrylock``, ``pipfilelock``), ``*.toml`` is a
+pyproject.toml, ``*.cfg`` a setup.cfg, anything else pip's requirements
+format. Files named by ``-r``/``-c`` or by setup.cfg's ``file:`` are always
+pip's format.
 
 pip's requirements format, as pip's ``req_file.py`` reads it::
 
@@ -71,9 +74,14 @@ from packaging.requirements import Requirement as _PackagingRequirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from debvenv import lockfile
 from debvenv.errors import EnvironmentFailure, Problem, ProblemsError
 from debvenv.files import MIB, InputRefused, read_bounded
 from debvenv.names import normalize
+from debvenv.pipfilelock import read_pipfile_lock
+from debvenv.poetrylock import read_poetry_lock
+from debvenv.pylock import read_pylock
+from debvenv.uvlock import read_uv_lock
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -186,17 +194,27 @@ def read_requirements(
     paths: Sequence[Path],
     *,
     extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    lock_policy: str = lockfile.EXACT,
     env: Optional[Mapping[str, str]] = None,
 ) -> RequirementSet:
     """Read every file (and what it includes) into one RequirementSet.
 
     ``extras`` selects optional-dependency groups of pyproject.toml and
-    setup.cfg files; ``env`` (default ``os.environ``) expands ``${VAR}`` in
-    pip-format files. Constraints without a marker are applied here; those
-    with one depend on the target and are left to ``apply_constraints``.
-    Raises RequirementFileError carrying every problem in every file.
+    setup.cfg files and the extras of lock files; ``groups`` the dependency
+    groups of lock files (``lockfile`` says which files are locks and how
+    each format selects). ``lock_policy`` says how a lock's pins are judged
+    (only ``exact`` so far). ``env`` (default ``os.environ``) expands
+    ``${VAR}`` in pip-format files. Constraints without a marker are
+    applied here; those with one depend on the target and are left to
+    ``apply_constraints``. Raises RequirementFileError carrying every
+    problem in every file.
     """
-    reader = _Reader(extras, os.environ if env is None else env)
+    if lock_policy not in lockfile.LOCK_POLICIES:
+        raise RequirementFileError(
+            [Problem("--lock-policy", None, f"{lock_policy!r}: choose {' or '.join(lockfile.LOCK_POLICIES)}")]
+        )
+    reader = _Reader(extras, os.environ if env is None else env, groups=groups, lock_policy=lock_policy)
     for path in paths:
         reader.read_top(str(path))
     return reader.result()
@@ -548,8 +566,14 @@ class _LineError(Exception):
 class _Reader:
     """One run over the requirement files; collects problems instead of stopping at the first."""
 
-    def __init__(self, extras: Sequence[str], env: Mapping[str, str]) -> None:
+    def __init__(
+        self, extras: Sequence[str], env: Mapping[str, str], *, groups: Sequence[str] = (),
+        lock_policy: str = lockfile.EXACT,
+    ) -> None:
         self._extras = tuple(dict.fromkeys(normalize(extra) for extra in extras))
+        self._groups = tuple(dict.fromkeys(normalize(group) for group in groups))
+        self._lock_policy = lock_policy
+        self._read_lock = False
         self._env = env
         self._requirements: list[Requirement] = []
         self._constraints: list[Requirement] = []
@@ -563,8 +587,16 @@ class _Reader:
     def result(self) -> RequirementSet:
         if self._extras and not self._read_metadata_file:
             self._notes.append(
-                Problem("--extra", None, "ignored: extras select groups of pyproject.toml or setup.cfg only")
-            )
+                Problem(
+                    "--extra", None,
+                    "ignored: extras select groups of pyproject.toml, setup.cfg and lock files only",
+                )
+            )  # fmt: skip
+        if not self._read_lock:
+            if self._groups:
+                self._notes.append(Problem("--group", None, "ignored: groups select packages of lock files only"))
+            if self._lock_policy != lockfile.EXACT:
+                self._notes.append(Problem("--lock-policy", None, "ignored: no lock file was read"))
         by_name: dict[str, list[Requirement]] = {}
         for constraint in self._constraints:
             by_name.setdefault(constraint.name, []).append(constraint)
@@ -586,12 +618,55 @@ class _Reader:
     # -- reading files --
 
     def read_top(self, display: str) -> None:
-        if display.endswith(".toml"):
+        kind = lockfile.format_by_name(display)
+        if kind is None and lockfile.name_is_ambiguous(display):
+            kind = self._sniff(display)
+        if kind is not None:
+            self._read_lock_file(display, kind)
+        elif display.endswith(".toml"):
             self._read_pyproject(display)
         elif display.endswith(".cfg"):
             self._read_setup_cfg(display)
         else:
             self._read_pip_file(display, False, (), None)
+
+    def _sniff(self, display: str) -> Optional[str]:
+        """The lock format of a file whose name does not say; None (read it as its name says) if not a lock."""
+        try:
+            data = read_bounded(display, MAX_FILE_SIZE, regular_only=True)
+            text = data.decode("utf-8-sig")
+        except (OSError, InputRefused, UnicodeDecodeError):
+            return None  # the reading its name gives reports why
+        return lockfile.format_by_content(text)
+
+    def _read_lock_file(self, display: str, kind: str) -> None:
+        self._read_lock = True
+        self._read_metadata_file = True  # --extra is the lock reader's to judge
+        if self._lock_policy == lockfile.COMPATIBLE:
+            self._problems.append(
+                Problem(display, None, "--lock-policy compatible is not implemented yet; use --lock-policy exact")
+            )
+            return
+        text = self._read_text(display, None, pip_encoding=False)
+        if text is None:
+            return
+        readers = {
+            lockfile.PYLOCK: read_pylock,
+            lockfile.UV: read_uv_lock,
+            lockfile.POETRY: read_poetry_lock,
+            lockfile.PIPFILE: read_pipfile_lock,
+        }
+        selection = lockfile.LockSelection(extras=self._extras, groups=self._groups, policy=self._lock_policy)
+        try:
+            contents = readers[kind](display, text, selection)
+        except lockfile.LockFileError as error:
+            self._problems.extend(error.problems)
+            return
+        self._requirements.extend(contents.requirements)
+        self._notes.extend(contents.notes)
+        if contents.hashed:
+            # pip checks every file it installs against the lock's hashes, and refuses what has none.
+            self._pip_options.append((Origin(display, 1), "--require-hashes"))
 
     def _problem(self, origin: Optional[Origin], file: str, message: str) -> None:
         if origin is None:

@@ -982,3 +982,42 @@ def test_a_build_that_cannot_meet_a_debian_packages_requirement_fails(tmp_path, 
     assert raised.value.exit_code == EXIT_CHECK_FAILED
     assert missing in str(raised.value) and debian in str(raised.value)
     assert listing(tmp_path) == ["project"]
+
+
+@pytest.mark.parametrize("hash_ok", [True, False])
+def test_a_pylock_builds_with_its_hashes_and_is_the_manifests_origin(tmp_path, wheelhouse, hash_ok):
+    wheel = wheelhouse / f"{TEST_MODULE}-1.0-py3-none-any.whl"
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest() if hash_ok else "0" * 64
+    lock = tmp_path / "project" / "pylock.toml"
+    lock.parent.mkdir()
+    lock.write_text(textwrap.dedent(f"""\
+        lock-version = '1.0'
+        created-by = 'debvenv tests'
+
+        [[packages]]
+        name = 'six'
+        version = '{system_version("six")}'
+
+        [[packages]]
+        name = '{TEST_PACKAGE}'
+        version = '1.0'
+        wheels = [{{name = '{wheel.name}', url = '{wheel.as_uri()}', hashes = {{sha256 = '{digest}'}}}}]
+    """))
+    venv = tmp_path / "venv"
+    requirements = read_requirements([lock])
+    # No --require-hashes given: the lock's hashes switch pip to checking every file.
+    assert [option for _, option in requirements.pip_options] == ["--require-hashes"]
+
+    if not hash_ok:
+        with pytest.raises(BuildFailure, match="DO NOT MATCH THE HASHES"):
+            build(lock, venv, *offline(wheelhouse))
+        assert not venv.exists()
+        return
+    result = build(lock, venv, *offline(wheelhouse))
+    assert [d.name for d in result.installed] == [TEST_PACKAGE]
+    manifest = json.loads((venv / MANIFEST_NAME).read_text())
+    rows = {row["name"]: row for row in manifest["requirements"]}
+    assert (rows[TEST_PACKAGE]["file"], rows[TEST_PACKAGE]["line"]) == (str(lock), 8)
+    assert (rows["six"]["file"], rows["six"]["line"], rows["six"]["provenance"]) == (str(lock), 4, "debian")
+    assert rows[TEST_PACKAGE]["provenance"] == "venv"
+    assert run_in(venv, f"import {TEST_MODULE}; print({TEST_MODULE}.VALUE)") == "made with six"

@@ -454,3 +454,28 @@ def test_check_orders_triple_equals_pins(tmp_path, archive, signing_key):
     assert got == UPPER_CONSTRAINTS_BOOKWORM
     summary = report["summary"][f"bookworm@{archive.as_uri()}"]
     assert (summary["satisfied"], summary["outdated"], summary["too-new"], summary["excluded"]) == (3, 7, 1, 0)
+
+
+LOCKS = DATA / "locks"
+# name -> status on the archive's bookworm: the lock's exact pins against the real bookworm excerpts.
+UV_LOCK_ON_BOOKWORM = {
+    "attrs": "url", "certifi": "missing", "colorama": "not-applicable", "idna": "missing",
+    "jinja2": "missing", "markupsafe": "missing", "pysocks": "missing", "pytest": "missing",
+    "pyyaml": "outdated", "requests": "satisfied", "six": "satisfied", "urllib3": "satisfied",
+}  # fmt: skip
+
+
+def test_check_a_uv_lock_against_a_suite(tmp_path, archive, signing_key):
+    target = f"bookworm@{archive.as_uri()}"
+    result = check(LOCKS / "uv.lock", [target], signing_key.keyring, tmp_path,
+                   "--format", "json", "--extra", "yaml", "--group", "dev")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    got = {row["name"]: row["results"][target]["status"] for row in report["requirements"]}
+    assert got == UV_LOCK_ON_BOOKWORM
+    text = (LOCKS / "uv.lock").read_text().splitlines()
+    for row in report["requirements"]:
+        assert row["file"] == str(LOCKS / "uv.lock")
+        assert text[row["line"] - 1] == "[[package]]" and text[row["line"]] == f'name = "{row["name"]}"'
+    yaml = next(row for row in report["requirements"] if row["name"] == "pyyaml")
+    assert (yaml["specifier"], yaml["results"][target]["debian_version"]) == ("==6.0.1", "6.0-3+b2")
