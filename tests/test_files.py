@@ -7,10 +7,12 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from debvenv import files
 from debvenv.errors import EXIT_BAD_INPUT
 from debvenv.files import WriteFailure, WriteRefused, write_atomically, write_report
 
@@ -179,3 +181,24 @@ def test_a_socket_is_refused_and_left_in_place(tmp_path):
         assert stat.S_ISSOCK(os.lstat(path).st_mode)
     finally:
         listener.close()
+
+
+def test_a_fifo_whose_writer_comes_late_is_read_whole(tmp_path):
+    # Read at once, it would read as empty: "0 requirements", exit 0.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    read: list = []
+    reader = threading.Thread(target=lambda: read.append(files.read_bounded(fifo, 1 << 20)))
+    reader.start()
+    time.sleep(0.5)  # the reader is waiting before any writer opens; no timing is asserted
+    fifo.write_text("six>=1\n")
+    reader.join()
+    assert read == [b"six>=1\n"]
+
+
+def test_a_fifo_nobody_writes_is_refused_not_waited_for_forever(tmp_path, monkeypatch):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(files, "FIFO_WAIT_SECONDS", 1)
+    with pytest.raises(files.InputRefused, match="nobody wrote to"):
+        files.read_bounded(fifo, 1 << 20)

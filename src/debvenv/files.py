@@ -40,6 +40,7 @@ import fcntl
 import os
 import re
 import secrets
+import select
 import stat
 import sys
 from pathlib import Path
@@ -235,6 +236,8 @@ def read_bounded(path: Union[Path, str], limit: int, *, regular_only: bool = Fal
             raise InputRefused(f"{_kind(status.st_mode)}, not a regular file")
         if regular and status.st_size > limit:
             raise InputRefused(f"too large: {describe_size(status.st_size)}, the limit is {describe_size(limit)}")
+        if stat.S_ISFIFO(status.st_mode):
+            _await_writer(fd)
         os.set_blocking(fd, True)
         chunks: list[bytes] = []
         total = 0
@@ -247,6 +250,24 @@ def read_bounded(path: Union[Path, str], limit: int, *, regular_only: bool = Fal
             if total > limit:
                 raise InputRefused(f"too large: more than {describe_size(limit)}")
         return b"".join(chunks)
+
+
+# How long a named FIFO may wait for its writer (`mkfifo f; producer > f & debvenv check f`).
+FIFO_WAIT_SECONDS = 60
+
+
+def _await_writer(fd: int) -> None:
+    """Wait until a FIFO opened without blocking has had a writer, or refuse it.
+
+    Read at once, a FIFO whose writer has not opened it yet reads as empty: an
+    empty requirements set, answered "0 requirements", exit 0. Linux's poll
+    reports nothing on such a FIFO until a first writer comes, so poll waits
+    for it, and a FIFO nobody writes ends as an error instead of a hang.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    if not poller.poll(FIFO_WAIT_SECONDS * 1000):
+        raise InputRefused(f"a FIFO that nobody wrote to within {FIFO_WAIT_SECONDS} s")
 
 
 def refuse_unsuitable_input(path: Path, limit: int, label: str) -> None:
