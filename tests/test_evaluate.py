@@ -1,4 +1,4 @@
-"""Statuses per DESIGN.md, on providers taken from real Debian and Ubuntu packages."""
+"""Statuses per docs/design.md, on providers taken from real Debian and Ubuntu packages."""
 
 from pathlib import Path
 

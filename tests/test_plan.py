@@ -67,12 +67,12 @@ NUMPY = provider("numpy", "python3-numpy", "1:1.24.2-1", "1.24.2", arch="amd64")
 NUMPY_BULLSEYE = provider("numpy", "python3-numpy", "1:1.19.5-1", "1.19.5", suite="bullseye", arch="amd64")
 URLLIB3 = provider("urllib3", "python3-urllib3", "1.26.12-1+deb12u1", "1.26.12")
 DATEUTIL = provider("python-dateutil", "python3-dateutil", "2.8.2-2", "2.8.2")
-# The dist-info says 2.0.7 while the Debian version says 2.1.0 (DESIGN.md's trap).
+# The dist-info says 2.0.7 while the Debian version says 2.1.0 (docs/design.md's trap).
 DEPRECATION = provider("deprecation", "python3-deprecation", "2.1.0-2", "2.0.7")
 # The shape of experimental's pre-release uploads: the version comes from Debian's ~rc1.
 FLASK_RC = provider("Flask", "python3-flask", "2.0~rc1-1", "2.0rc1", suite="experimental", source=VERSION_FROM_DEBIAN)
 
-# DESIGN.md's +really trap: Debian version 0.3.2+really+0.3.1 packages upstream 0.3.1.
+# docs/design.md's +really trap: Debian version 0.3.2+really+0.3.1 packages upstream 0.3.1.
 REALLY = provider("example", "python3-example", "0.3.2+really+0.3.1-0.1", "0.3.1", source=VERSION_FROM_DEBIAN)
 # Ubuntu jammy: metadata version not PEP 440.
 DISTRO_INFO = provider("distro-info", "python3-distro-info", "1.1build1", "1.1build1", suite="jammy")

@@ -1,7 +1,7 @@
 """The command line: parse, call one core function, print the report, exit.
 
 Only ``main`` catches exceptions: one line per problem on stderr and the
-exit code DESIGN.md gives; ``--traceback`` re-raises for bug reports.
+exit code docs/design.md gives; ``--traceback`` re-raises for bug reports.
 stdout carries only the report.
 """
 

@@ -1,4 +1,4 @@
-"""The error types debvenv raises, each carrying the exit code DESIGN.md gives it.
+"""The error types debvenv raises, each carrying the exit code docs/design.md gives it.
 
 Only ``cli.main`` turns them into a message and an exit code; the core raises.
 """

@@ -1,6 +1,6 @@
 """Requirements x SuiteIndex -> verdicts: does the target's Debian satisfy each requirement?
 
-The statuses are DESIGN.md's, plus ``unknown-version`` for a provider whose
+The statuses are docs/design.md's, plus ``unknown-version`` for a provider whose
 metadata version is not PEP 440 (Ubuntu's ``1.1build1``): we cannot compare
 it, and a careful answer says so rather than guessing.
 """

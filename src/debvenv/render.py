@@ -86,7 +86,7 @@ def _target_document(target: Target) -> Dict[str, Optional[str]]:
 
 
 def report_document(report: CheckReport) -> Dict[str, Any]:
-    """The ``debvenv.report/2`` document: DESIGN.md's keys, and each result's ``candidates``."""
+    """The ``debvenv.report/2`` document: docs/design.md's keys, and each result's ``candidates``."""
     requirements = []
     for result in report.results:
         document = requirement_document(result.requirement)

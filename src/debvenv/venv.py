@@ -184,7 +184,7 @@ class RequirementsUnmet(BuildFailure):
 
     No version satisfies, the versions conflict, a distribution fails to
     build, or the new venv does not satisfy what ``audit`` would check:
-    the requirements are unmet, as DESIGN.md's exit 1 says, not the machine.
+    the requirements are unmet, as docs/design.md's exit 1 says, not the machine.
     """
 
     exit_code = EXIT_CHECK_FAILED
